@@ -1,0 +1,139 @@
+// buildApp(config): the whole gateway as a Fastify instance, without listening.
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import type { SigningBackend } from './backends/backend.js';
+import { createBackend } from './backends/create.js';
+import type { SignetConfig } from './config/schema.js';
+import {
+  GatewayError,
+  InvalidRequestError,
+  MalformedJsonError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+} from './errors.js';
+import { verifyingCanary } from './keyring/canary.js';
+import { KeyService } from './keyring/key-service.js';
+import type { Canary, Clock, RevocationSource } from './keyring/keyring.js';
+import { Metrics } from './observability/metrics.js';
+import { healthRoutes, readinessSchema } from './routes/health.js';
+import { jwksRoutes } from './routes/jwks.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { tokenRoutes } from './routes/tokens.js';
+import type { Services } from './services.js';
+import { ClientDirectory } from './tokens/policy.js';
+
+export interface BuildOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** Replaces the backends the config names (tests that need a fault a real server cannot show). */
+  backends?: Map<string, SigningBackend>;
+  revocations?: RevocationSource;
+  canary?: Canary | false;
+}
+
+/** Pino options shared by the server and the CLI: credentials never reach a log line. */
+export function createLogger(level: string): Logger {
+  return pino({
+    level,
+    redact: { paths: ['req.headers.authorization', 'req.headers["x-vault-token"]', '*.token', '*.secret_id', '*.privateKeyPem'], censor: '[redacted]' },
+  });
+}
+
+/** Framework errors (validation, parsing, limits) → our typed errors with stable codes. */
+function toGatewayError(error: FastifyError): GatewayError {
+  if (error instanceof GatewayError) return error;
+  if (error.validation) return new InvalidRequestError(`request ${error.validationContext ?? 'body'} ${error.message.replace(/^(body|params|querystring|headers)\/?/, '')}`.trim());
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new MalformedJsonError('request body is not valid JSON');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new PayloadTooLargeError('request body is too large');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new UnsupportedMediaTypeError('send the request body as application/json');
+  }
+  if (error instanceof SyntaxError || error.statusCode === 400) return new MalformedJsonError('request body is not valid JSON');
+  if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+    return new InvalidRequestError(error.message);
+  }
+  return new GatewayError('internal error', { cause: error });
+}
+
+export async function buildApp(config: SignetConfig, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const logger = options.logger ?? createLogger(config.server.logLevel);
+  const clock = options.clock ?? Date.now;
+  const backends = options.backends ?? new Map([...config.backends.values()].map((b) => [b.name, createBackend(b)]));
+  const metrics = new Metrics();
+  const keys = new KeyService({
+    config,
+    backends,
+    clock,
+    logger,
+    revocations: options.revocations,
+    canary: options.canary === false ? undefined : (options.canary ?? verifyingCanary),
+  });
+  keys.onRefresh((ring) => {
+    const { view, versions } = ring.current();
+    for (const state of ['pending', 'active', 'retiring', 'retired', 'revoked'] as const) {
+      metrics.versionState.set({ ring: ring.name, state }, view.versions.filter((v) => v.state === state).length);
+    }
+    const signing = versions.find((v) => v.version === view.signing);
+    if (signing) metrics.signingVersionAge.set({ ring: ring.name }, (clock() - signing.createdAt.getTime()) / 1000);
+  });
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // One audit line per token instead of two framework lines per request.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.server.bodyLimitBytes,
+    trustProxy: config.server.trustProxy,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
+    return503OnClosing: true,
+  });
+
+  const services: Services = { config, keys, clients: new ClientDirectory(config.clients, config.rings), metrics, clock };
+  app.decorate('signet', services);
+  app.addSchema(readinessSchema);
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const typed = toGatewayError(error);
+    metrics.requestErrors.inc({ code: typed.code });
+    if (typed.status >= 500) {
+      request.log.error({ err: error, code: typed.code }, 'request failed');
+    } else {
+      request.log.info({ code: typed.code, msg: typed.message }, 'request rejected');
+    }
+    if (typed.retryAfterSeconds !== undefined) reply.header('retry-after', String(typed.retryAfterSeconds));
+    // 500s hide their message: it may carry internals. 502/503 messages are ours and say what to check.
+    const message = typed.status === 500 ? 'internal error' : typed.message;
+    return reply.code(typed.status).send({ error: { code: typed.code, message } });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const error = new NotFoundError(`no route ${request.method} ${request.url.split('?')[0]}`);
+    return reply.code(error.status).send({ error: { code: error.code, message: error.message } });
+  });
+
+  await app.register(healthRoutes);
+  await app.register(metricsRoutes);
+  await app.register(jwksRoutes);
+  await app.register(tokenRoutes);
+
+  app.addHook('onReady', async () => {
+    for (const backend of config.backends.values()) {
+      if (backend.type === 'local') {
+        logger.warn(
+          { backend: backend.name, dataDir: backend.dataDir },
+          '!!! LOCAL BACKEND: private keys are EXPORTABLE software keys on disk. For development only; use vault-transit or aws-kms in production !!!',
+        );
+      }
+    }
+    await keys.start();
+  });
+  app.addHook('onClose', async () => {
+    keys.stop();
+    await Promise.all([...backends.values()].map((backend) => backend.close()));
+  });
+  return app;
+}

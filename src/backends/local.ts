@@ -1,0 +1,161 @@
+// Embedded development backend: software keys in a data directory. The keys are exportable by
+// anyone who can read the directory; this backend exists so `npm start` works with no Vault.
+import { generateKeyPair, createPrivateKey, createPublicKey, sign as nodeSign, type KeyObject } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile, chmod } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ALGORITHMS, NODE_HASH, type JwsAlg } from '../jose/algorithms.js';
+import { UnknownRingError, UnknownVersionError, InvalidRequestError } from '../errors.js';
+import type { BackendHealth, KeyRef, KeyVersion, SigningBackend } from './backend.js';
+
+const generate = promisify(generateKeyPair);
+
+interface StoredVersion {
+  version: number;
+  createdAt: string;
+  /** PKCS#8 PEM. Never leaves this file except into node:crypto. */
+  privateKeyPem: string;
+}
+interface StoredKey {
+  alg: JwsAlg;
+  versions: StoredVersion[];
+}
+interface LoadedVersion extends KeyVersion {
+  privateKey: KeyObject;
+}
+
+// Generation parameters per key type; RSA size is 2048 for speed in development.
+const GENERATE: Readonly<Record<string, (alg: JwsAlg) => Promise<{ privateKey: KeyObject }>>> = {
+  EC: (alg) => generate('ec', { namedCurve: { 'P-256': 'prime256v1', 'P-384': 'secp384r1', 'P-521': 'secp521r1', secp256k1: 'secp256k1' }[ALGORITHMS[alg].crv as string]! }),
+  RSA: () => generate('rsa', { modulusLength: 2048 }),
+  OKP: () => generate('ed25519'),
+};
+
+export interface LocalBackendOptions {
+  dataDir: string;
+}
+
+export class LocalBackend implements SigningBackend {
+  readonly kind = 'local';
+  private readonly keys = new Map<string, LoadedVersion[]>();
+  // Serialises writes per key so two concurrent rotations cannot both write version N+1.
+  private writes = Promise.resolve();
+
+  constructor(private readonly options: LocalBackendOptions) {}
+
+  private file(key: string): string {
+    if (!/^[A-Za-z0-9_.-]+$/.test(key)) throw new InvalidRequestError(`invalid local key name "${key}"`);
+    return join(this.options.dataDir, `${key}.json`);
+  }
+
+  private async load(ref: KeyRef): Promise<LoadedVersion[] | undefined> {
+    const cached = this.keys.get(ref.key);
+    if (cached) return cached;
+    let stored: StoredKey;
+    try {
+      stored = JSON.parse(await readFile(this.file(ref.key), 'utf8')) as StoredKey;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    const loaded = stored.versions.map((stored) => {
+      const privateKey = createPrivateKey(stored.privateKeyPem);
+      return {
+        version: stored.version,
+        createdAt: new Date(stored.createdAt),
+        privateKey,
+        spki: createPublicKey(privateKey).export({ format: 'der', type: 'spki' }),
+      };
+    });
+    this.keys.set(ref.key, loaded);
+    return loaded;
+  }
+
+  private async persist(ref: KeyRef, versions: LoadedVersion[]): Promise<void> {
+    const stored: StoredKey = {
+      alg: ref.alg,
+      versions: versions.map((v) => ({
+        version: v.version,
+        createdAt: v.createdAt.toISOString(),
+        privateKeyPem: v.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string,
+      })),
+    };
+    await mkdir(this.options.dataDir, { recursive: true, mode: 0o700 });
+    const target = this.file(ref.key);
+    const temporary = `${target}.${process.pid}.tmp`;
+    await writeFile(temporary, JSON.stringify(stored, null, 2), { mode: 0o600 });
+    await chmod(temporary, 0o600);
+    await rename(temporary, target);
+  }
+
+  private async addVersion(ref: KeyRef, existing: LoadedVersion[]): Promise<LoadedVersion> {
+    const { privateKey } = await GENERATE[ALGORITHMS[ref.alg].kty]!(ref.alg);
+    const created: LoadedVersion = {
+      version: (existing.at(-1)?.version ?? 0) + 1,
+      createdAt: new Date(),
+      privateKey,
+      spki: createPublicKey(privateKey).export({ format: 'der', type: 'spki' }),
+    };
+    const next = [...existing, created];
+    await this.persist(ref, next);
+    this.keys.set(ref.key, next);
+    return created;
+  }
+
+  private serialised<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.writes.then(work);
+    this.writes = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
+  async ensureKey(ref: KeyRef): Promise<void> {
+    await this.serialised(async () => {
+      if (!(await this.load(ref))) await this.addVersion(ref, []);
+    });
+  }
+
+  async listVersions(ref: KeyRef): Promise<KeyVersion[]> {
+    const versions = await this.load(ref);
+    if (!versions) throw new UnknownRingError(`local key "${ref.key}" does not exist`);
+    return versions.map(({ version, createdAt, spki }) => ({ version, createdAt, spki }));
+  }
+
+  async createVersion(ref: KeyRef): Promise<KeyVersion> {
+    return this.serialised(async () => {
+      const existing = await this.load(ref);
+      if (!existing) throw new UnknownRingError(`local key "${ref.key}" does not exist`);
+      const { version, createdAt, spki } = await this.addVersion(ref, existing);
+      return { version, createdAt, spki };
+    });
+  }
+
+  async sign(ref: KeyRef, version: number, signingInput: Uint8Array): Promise<Uint8Array> {
+    const versions = await this.load(ref);
+    if (!versions) throw new UnknownRingError(`local key "${ref.key}" does not exist`);
+    const found = versions.find((v) => v.version === version);
+    if (!found) throw new UnknownVersionError(`local key "${ref.key}" has no version ${version}`);
+    const spec = ALGORITHMS[ref.alg];
+    const hash = spec.kty === 'OKP' ? null : NODE_HASH[spec.hash]!;
+    const key =
+      spec.kty === 'EC'
+        ? { key: found.privateKey, dsaEncoding: 'ieee-p1363' as const }
+        : spec.rsaPadding === 'pss'
+          ? { key: found.privateKey, padding: 2 /* RSA_PKCS1_PSS_PADDING */, saltLength: -1 /* digest length */ }
+          : found.privateKey;
+    // The callback form runs on libuv's thread pool instead of blocking the event loop.
+    return new Promise((resolve, reject) =>
+      nodeSign(hash, signingInput, key, (error, signature) => (error ? reject(error) : resolve(signature))),
+    );
+  }
+
+  async health(): Promise<BackendHealth> {
+    return { ok: true, detail: `software keys in ${this.options.dataDir}` };
+  }
+
+  async close(): Promise<void> {
+    await this.writes;
+  }
+}

@@ -1,0 +1,236 @@
+// HashiCorp Vault / OpenBao Transit. A ring is one Transit key; its versions are Transit's
+// key versions. Every sign names its version: a `rotate` makes the new version Transit's default
+// at once, and signing with the default is how verifiers meet a kid they have never seen.
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { readFileSync } from 'node:fs';
+import vault from 'node-vault';
+import { ALGORITHMS, type JwsAlg } from '../jose/algorithms.js';
+import { ed25519RawToSpki, pemToDer } from '../jose/jwk.js';
+import {
+  BackendResponseError,
+  BackendThrottledError,
+  BackendUnavailableError,
+  GatewayError,
+  UnknownRingError,
+  UnknownVersionError,
+  UnsupportedKeyError,
+} from '../errors.js';
+import type { BackendHealth, KeyRef, KeyVersion, SigningBackend } from './backend.js';
+
+/** The two calls this backend needs; node-vault's client satisfies it, and so can a test fake. */
+export interface VaultClient {
+  token: string;
+  read(path: string): Promise<{ data?: unknown }>;
+  write(path: string, data: unknown): Promise<{ data?: unknown; auth?: { client_token: string; lease_duration: number } } | undefined>;
+}
+
+export interface VaultTransitOptions {
+  address: string;
+  mount: string;
+  namespace?: string;
+  token?: string;
+  approle?: { roleId: string; secretId: string; mount: string };
+  timeoutMs: number;
+  caFile?: string;
+}
+
+interface TransitKeyData {
+  type: string;
+  keys: Record<string, { public_key?: string; creation_time?: string }>;
+  latest_version: number;
+}
+
+interface TransitSignData {
+  signature?: string;
+}
+
+interface VaultApiError {
+  response?: { statusCode?: number; body?: { errors?: string[] } };
+  code?: string;
+  message?: string;
+}
+
+/** Maps a failed Transit call to a typed error; the caller's message never carries Vault's raw body. */
+export function vaultError(error: unknown, ref: KeyRef, action: string): GatewayError {
+  if (error instanceof GatewayError) return error;
+  const failure = error as VaultApiError;
+  const status = failure.response?.statusCode;
+  const detail = failure.response?.body?.errors?.join('; ') ?? failure.message ?? String(error);
+  const where = `Transit ${action} for ring "${ref.ring}" (key "${ref.key}")`;
+  if (status === 404 || /key not found|no existing key/i.test(detail)) {
+    return new UnknownRingError(`${where}: key does not exist`, { cause: error });
+  }
+  if (/version/i.test(detail) && status === 400) return new UnknownVersionError(`${where}: ${detail}`, { cause: error });
+  if (status === 429) return new BackendThrottledError(`${where}: throttled`, { cause: error, retryAfterSeconds: 1 });
+  if (status === 403) return new BackendUnavailableError(`${where}: permission denied (check the Vault policy)`, { cause: error, retryAfterSeconds: 5 });
+  if (status !== undefined && status < 500) return new BackendResponseError(`${where}: ${detail}`, { cause: error });
+  return new BackendUnavailableError(`${where}: ${status ? `HTTP ${status}` : (failure.code ?? 'unreachable')}`, { cause: error });
+}
+
+function signParameters(alg: JwsAlg, version: number, input: string): Record<string, unknown> {
+  const spec = ALGORITHMS[alg];
+  const base = { input, key_version: version, marshaling_algorithm: 'jws' };
+  if (spec.kty === 'OKP') return base; // Ed25519 signs the message itself; a hash would make it Ed25519ph.
+  // Transit's default hash is sha2-256 whatever the curve; ES384/ES512 must ask for theirs.
+  const withHash = { ...base, hash_algorithm: spec.hash };
+  if (spec.rsaPadding === 'pss') return { ...withHash, signature_algorithm: 'pss', salt_length: 'hash' }; // RFC 7518 §3.5
+  if (spec.rsaPadding === 'pkcs1v15') return { ...withHash, signature_algorithm: 'pkcs1v15' };
+  return withHash;
+}
+
+export class VaultTransitBackend implements SigningBackend {
+  readonly kind = 'vault-transit';
+  private readonly mount: string;
+  private login?: Promise<void>;
+  private renewing = false;
+
+  constructor(
+    private readonly options: VaultTransitOptions,
+    private readonly client: VaultClient = VaultTransitBackend.createClient(options),
+  ) {
+    this.mount = options.mount.replace(/^\/+|\/+$/g, '');
+  }
+
+  static createClient(options: VaultTransitOptions): VaultClient {
+    // One keep-alive pool per backend: a TLS handshake per token would dominate signing latency.
+    const agent = options.address.startsWith('https:')
+      ? { httpsAgent: new HttpsAgent({ keepAlive: true, ...(options.caFile ? { ca: readFileSync(options.caFile) } : {}) }) }
+      : { httpAgent: new HttpAgent({ keepAlive: true }) };
+    return vault({
+      apiVersion: 'v1',
+      endpoint: options.address,
+      ...(options.token ? { token: options.token } : {}),
+      ...(options.namespace ? { namespace: options.namespace } : {}),
+      requestOptions: { timeout: options.timeoutMs, ...agent },
+    }) as unknown as VaultClient;
+  }
+
+  /** AppRole: log in once, renew the token in the background, log in again when renewal stops. */
+  private authenticate(): Promise<void> {
+    const approle = this.options.approle;
+    if (!approle) return Promise.resolve();
+    this.login ??= (async () => {
+      const response = await this.client.write(`auth/${approle.mount}/login`, { role_id: approle.roleId, secret_id: approle.secretId });
+      if (!response?.auth?.client_token) throw new BackendUnavailableError('AppRole login returned no token');
+      this.client.token = response.auth.client_token;
+      this.startRenewal(response.auth.lease_duration);
+    })().catch((error: unknown) => {
+      this.login = undefined;
+      throw vaultError(error, { ring: '*', key: '*', alg: 'ES256' }, 'AppRole login');
+    });
+    return this.login;
+  }
+
+  private startRenewal(leaseSeconds: number): void {
+    const renewable = this.client as unknown as {
+      startTokenRenewal?: (options: { ttl: number }) => Promise<unknown>;
+      on?: (event: string, listener: () => void) => void;
+    };
+    if (!renewable.startTokenRenewal || leaseSeconds <= 0) return;
+    if (!this.renewing) {
+      const relogin = (): void => {
+        this.login = undefined;
+      };
+      renewable.on?.('token:expired', relogin);
+      renewable.on?.('token:error:renew', relogin);
+      this.renewing = true;
+    }
+    void renewable.startTokenRenewal({ ttl: leaseSeconds });
+  }
+
+  private async call<T>(ref: KeyRef, action: string, work: () => Promise<T>): Promise<T> {
+    await this.authenticate();
+    try {
+      return await work();
+    } catch (error) {
+      // An AppRole token that expired between renewals: log in again once, then retry.
+      if (this.options.approle && (error as VaultApiError).response?.statusCode === 403) {
+        this.login = undefined;
+        await this.authenticate();
+        try {
+          return await work();
+        } catch (retryError) {
+          throw vaultError(retryError, ref, action);
+        }
+      }
+      throw vaultError(error, ref, action);
+    }
+  }
+
+  private keyPath(ref: KeyRef, suffix = ''): string {
+    return `${this.mount}/keys/${encodeURIComponent(ref.key)}${suffix}`;
+  }
+
+  private async readKey(ref: KeyRef): Promise<TransitKeyData> {
+    const response = await this.call(ref, 'read key', () => this.client.read(this.keyPath(ref)));
+    const data = response.data as TransitKeyData | undefined;
+    if (!data?.keys || typeof data.type !== 'string') throw new BackendResponseError(`Transit returned no key data for "${ref.key}"`);
+    if (!ALGORITHMS[ref.alg].vaultKeyTypes?.includes(data.type)) {
+      throw new UnsupportedKeyError(`Transit key "${ref.key}" is ${data.type}; ring "${ref.ring}" signs ${ref.alg}, which needs ${ALGORITHMS[ref.alg].vaultKeyTypes?.join(' or ') ?? 'a key type Transit does not offer'}`);
+    }
+    return data;
+  }
+
+  async listVersions(ref: KeyRef): Promise<KeyVersion[]> {
+    const data = await this.readKey(ref);
+    return Object.entries(data.keys)
+      .map(([version, entry]) => {
+        if (!entry.public_key || !entry.creation_time) {
+          throw new BackendResponseError(`Transit key "${ref.key}" version ${version} has no public key`);
+        }
+        const spki = data.type === 'ed25519' ? ed25519RawToSpki(Buffer.from(entry.public_key, 'base64')) : pemToDer(entry.public_key);
+        return { version: Number(version), createdAt: new Date(entry.creation_time), spki };
+      })
+      .sort((a, b) => a.version - b.version);
+  }
+
+  async createVersion(ref: KeyRef): Promise<KeyVersion> {
+    await this.call(ref, 'rotate', () => this.client.write(this.keyPath(ref, '/rotate'), {}));
+    const versions = await this.listVersions(ref);
+    return versions.at(-1)!;
+  }
+
+  async ensureKey(ref: KeyRef): Promise<void> {
+    try {
+      await this.readKey(ref);
+    } catch (error) {
+      if (!(error instanceof UnknownRingError)) throw error;
+      const type = ALGORITHMS[ref.alg].vaultKeyTypes?.[0];
+      if (!type) throw new UnsupportedKeyError(`Transit cannot sign ${ref.alg}`);
+      await this.call(ref, 'create key', () => this.client.write(this.keyPath(ref), { type }));
+    }
+  }
+
+  async sign(ref: KeyRef, version: number, signingInput: Uint8Array): Promise<Uint8Array> {
+    const parameters = signParameters(ref.alg, version, Buffer.from(signingInput).toString('base64'));
+    const response = await this.call(ref, 'sign', () =>
+      this.client.write(`${this.mount}/sign/${encodeURIComponent(ref.key)}`, parameters),
+    );
+    return parseTransitSignature((response?.data as TransitSignData | undefined)?.signature, version, ref);
+  }
+
+  async health(): Promise<BackendHealth> {
+    try {
+      const response = (await this.client.read('sys/health')) as unknown as { sealed?: boolean; initialized?: boolean };
+      if (response.sealed) return { ok: false, detail: 'Vault is sealed' };
+      return { ok: true, detail: `Vault at ${this.options.address}` };
+    } catch (error) {
+      return { ok: false, detail: vaultError(error, { ring: '*', key: '*', alg: 'ES256' }, 'health').message };
+    }
+  }
+
+  async close(): Promise<void> {
+    (this.client as unknown as { stopTokenRenewal?: () => void }).stopTokenRenewal?.();
+  }
+}
+
+/** `vault:vN:<base64url>` → signature bytes, checking Transit signed with the version we asked for. */
+export function parseTransitSignature(signature: string | undefined, version: number, ref: KeyRef): Uint8Array {
+  const match = /^vault:v(\d+):([A-Za-z0-9_-]+)$/.exec(signature ?? '');
+  if (!match) throw new BackendResponseError(`Transit returned no JWS signature for "${ref.key}"`);
+  if (Number(match[1]) !== version) {
+    throw new BackendResponseError(`Transit signed "${ref.key}" with version ${match[1]}, not the requested ${version}`);
+  }
+  return Buffer.from(match[2]!, 'base64url');
+}

@@ -1,0 +1,152 @@
+// signet: serve | keys list | jwks | token | client-key
+// Operator commands read the same config as the server and talk to the backends directly, so
+// they work when no gateway is running and act on the shared state every replica reads.
+import { parseArgs } from 'node:util';
+import type { FastifyInstance } from 'fastify';
+import { buildApp, createLogger } from './app.js';
+import { generateApiKey, loadConfig, sha256Hex } from './config/load.js';
+import type { SignetConfig } from './config/schema.js';
+import { ConfigError, GatewayError } from './errors.js';
+import { issueToken } from './tokens/issue.js';
+
+const USAGE = `Usage: signet <command> [options]
+
+Commands:
+  serve                       start the gateway (SIGNET_CONFIG=file, or the embedded dev default)
+  keys list                   rings, versions, kids and lifecycle states
+  jwks [--ring NAME]          print the published JWKS
+  token --aud AUD [--sub SUB] [--ttl SECONDS] [--ring NAME] [--claim name=json]...
+                              issue one token (operator tool: bypasses client policies)
+  client-key                  generate an API key and the SHA-256 to put in the config
+
+Environment: SIGNET_CONFIG, SIGNET_HOST, SIGNET_PORT, SIGNET_PUBLIC_URL, SIGNET_LOG_LEVEL,
+SIGNET_DEV_API_KEY, SIGNET_DATA_DIR, SIGNET_JWKS_MAX_AGE_SECONDS, SIGNET_REDIS_URL`;
+
+async function withKeys<T>(config: SignetConfig, work: (app: FastifyInstance) => Promise<T>): Promise<T> {
+  const app = await buildApp(config, { logger: createLogger(process.env.SIGNET_LOG_LEVEL ?? 'error') });
+  try {
+    await app.ready();
+    return await work(app);
+  } finally {
+    await app.close();
+  }
+}
+
+async function serve(config: SignetConfig): Promise<void> {
+  const app = await buildApp(config);
+  await app.listen({ host: config.server.host, port: config.server.port });
+  if (config.devApiKey) {
+    const source = config.devApiKey.generated ? 'generated for this run; set SIGNET_DEV_API_KEY to keep one' : 'from SIGNET_DEV_API_KEY';
+    process.stderr.write(`\nSignet dev mode on ${config.server.publicUrl}\n  dev API key (${source}):\n  ${config.devApiKey.value}\n\n`);
+  }
+  let closing = false;
+  const shutdown = (signal: string): void => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down');
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        app.log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+function iso(ms: number | undefined | null): string {
+  return ms === undefined || ms === null ? '-' : new Date(ms).toISOString();
+}
+
+async function keysList(config: SignetConfig): Promise<void> {
+  await withKeys(config, async (app) => {
+    for (const ring of app.signet.keys.rings.values()) {
+      const { view, versions } = ring.current();
+      process.stdout.write(`ring ${ring.name}  (${ring.backend.kind} key "${ring.config.key}", ${ring.config.alg}, issuer ${ring.config.issuer})\n`);
+      process.stdout.write(`  next change: ${iso(view.nextChangeAt)}  rotation due: ${iso(view.rotationDueAt)}\n`);
+      for (const status of view.versions) {
+        const created = versions.find((v) => v.version === status.version)?.createdAt.toISOString() ?? '-';
+        const marker = status.version === view.signing ? '*' : ' ';
+        process.stdout.write(`  ${marker} v${status.version}  ${status.state.padEnd(8)}  kid ${ring.kidOf(status.version)}  created ${created}  unpublish ${iso(status.unpublishAt)}\n`);
+      }
+    }
+  });
+}
+
+async function printJwks(config: SignetConfig, ring: string | undefined): Promise<void> {
+  await withKeys(config, async (app) => {
+    const { document } = app.signet.keys.jwks(ring);
+    process.stdout.write(`${JSON.stringify(JSON.parse(document.body.toString('utf8')), null, 2)}\n`);
+  });
+}
+
+async function token(config: SignetConfig, values: Record<string, string | string[] | boolean | undefined>): Promise<void> {
+  if (typeof values.aud !== 'string') throw new ConfigError('--aud', 'is required');
+  const claims: Record<string, unknown> = {};
+  for (const pair of (values.claim as string[] | undefined) ?? []) {
+    const at = pair.indexOf('=');
+    if (at < 1) throw new ConfigError('--claim', `expected name=value, got "${pair}"`);
+    const raw = pair.slice(at + 1);
+    try {
+      claims[pair.slice(0, at)] = JSON.parse(raw);
+    } catch {
+      claims[pair.slice(0, at)] = raw;
+    }
+  }
+  await withKeys(config, async (app) => {
+    const ringName = typeof values.ring === 'string' ? values.ring : config.rings.keys().next().value!;
+    const ring = app.signet.keys.ring(ringName);
+    const ttlMs = (typeof values.ttl === 'string' ? Number(values.ttl) : ring.config.defaultTokenTtlMs / 1000) * 1000;
+    if (!Number.isInteger(ttlMs) || ttlMs <= 0 || ttlMs > ring.config.maxTokenTtlMs) {
+      throw new ConfigError('--ttl', `must be a whole number of seconds from 1 to ${ring.config.maxTokenTtlMs / 1000}`);
+    }
+    const issued = await issueToken(ring, { audience: values.aud as string, subject: typeof values.sub === 'string' ? values.sub : 'signet-cli', ttlMs, claims }, Date.now());
+    process.stdout.write(`${issued.token}\n`);
+  });
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      ring: { type: 'string' },
+      aud: { type: 'string' },
+      sub: { type: 'string' },
+      ttl: { type: 'string' },
+      claim: { type: 'string', multiple: true },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, sub] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (command === 'client-key') {
+    const key = generateApiKey();
+    process.stdout.write(`api key (give to the client, store nowhere else): ${key}\napi_key_sha256 (put in the config): ${sha256Hex(key)}\n`);
+    return;
+  }
+  const config = loadConfig();
+  if (command === 'serve') return serve(config);
+  if (command === 'keys' && sub === 'list') return keysList(config);
+  if (command === 'jwks') return printJwks(config, values.ring);
+  if (command === 'token') return token(config, values);
+  throw new ConfigError('command', `unknown command "${positionals.join(' ')}"\n\n${USAGE}`);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`signet: configuration error: ${error.message}\n`);
+    process.exit(2);
+  }
+  if (error instanceof GatewayError) {
+    process.stderr.write(`signet: ${error.code}: ${error.message}\n`);
+    process.exit(1);
+  }
+  process.stderr.write(`signet: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,303 @@
+// One validated config from a YAML/JSON file (SIGNET_CONFIG) plus SIGNET_* overrides, or the
+// embedded development default when no file is given.
+import { readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../errors.js';
+import { JWS_ALGS } from '../jose/algorithms.js';
+import { Fields, type Raw } from './fields.js';
+import type { BackendConfig, ClientConfig, RingConfig, SignetConfig, WebhookConfig } from './schema.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+export function sha256Hex(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+/** A new API key: 256 random bits, prefixed so secret scanners can recognise a leaked one. */
+export function generateApiKey(): string {
+  return `sgt_${randomBytes(32).toString('base64url')}`;
+}
+
+// `${NAME}` anywhere in the file is replaced by that environment variable, so secrets stay out of it.
+function interpolate(value: unknown, env: Env, path: string): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Z0-9_]+)\}/g, (_, name: string) => {
+      const found = env[name];
+      if (found === undefined) throw new ConfigError(path, `refers to \${${name}}, which is not set in the environment`);
+      return found;
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, index) => interpolate(item, env, `${path}[${index}]`));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, interpolate(item, env, path ? `${path}.${key}` : key)]));
+  }
+  return value;
+}
+
+function readFileConfig(file: string, env: Env): Raw {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError('SIGNET_CONFIG', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text); // JSON is YAML too
+  } catch (error) {
+    throw new ConfigError('SIGNET_CONFIG', `${file} is not valid YAML/JSON: ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError('SIGNET_CONFIG', `${file} must contain a mapping at the top level`);
+  }
+  return interpolate(parsed, env, '') as Raw;
+}
+
+/** The embedded default: local software keys, one ES256 ring, one dev client. */
+function devConfig(env: Env): Raw {
+  const host = env.SIGNET_HOST ?? '127.0.0.1';
+  const port = env.SIGNET_PORT ?? '8080';
+  return {
+    server: { host, port },
+    backends: { local: { type: 'local', data_dir: env.SIGNET_DATA_DIR ?? '.signet/keys' } },
+    rings: [{ name: 'default', backend: 'local', key: 'signet-default', alg: 'ES256', create_if_missing: true }],
+  };
+}
+
+function parseBackend(name: string, path: string, entry: Raw): BackendConfig {
+  if (!NAME.test(name)) throw new ConfigError(path, 'backend names use a-z, 0-9, "-" and "_"');
+  const type = new Fields(path, entry, Object.keys(entry)).oneOf('type', ['local', 'vault-transit', 'aws-kms'] as const);
+  switch (type) {
+    case 'local': {
+      const f = Fields.of(path, entry, ['type', 'data_dir', 'allow_in_production']);
+      return { type, name, dataDir: f.string('data_dir', '.signet/keys'), allowInProduction: f.boolean('allow_in_production', false) };
+    }
+    case 'vault-transit': {
+      const f = Fields.of(path, entry, ['type', 'address', 'mount', 'namespace', 'token', 'token_file', 'approle', 'timeout_ms', 'ca_file', 'batch_max_size']);
+      let token = f.optionalString('token');
+      const tokenFile = f.optionalString('token_file');
+      if (tokenFile) token = readSecretFile(f.at('token_file'), tokenFile);
+      let approle: { roleId: string; secretId: string; mount: string } | undefined;
+      if (f.has('approle')) {
+        const a = Fields.of(f.at('approle'), f.value('approle'), ['role_id', 'secret_id', 'secret_id_file', 'mount']);
+        const secretIdFile = a.optionalString('secret_id_file');
+        approle = {
+          roleId: a.string('role_id'),
+          secretId: secretIdFile ? readSecretFile(a.at('secret_id_file'), secretIdFile) : a.string('secret_id'),
+          mount: a.string('mount', 'approle'),
+        };
+      }
+      if (!token && !approle) {
+        throw new ConfigError(f.path, 'needs credentials: set token (e.g. token: ${VAULT_TOKEN}), token_file, or approle.role_id + approle.secret_id');
+      }
+      return {
+        type,
+        name,
+        address: f.url('address'),
+        mount: f.string('mount', 'transit'),
+        namespace: f.optionalString('namespace'),
+        token,
+        approle,
+        timeoutMs: f.integer('timeout_ms', 5000, { min: 100, max: 60_000 }),
+        caFile: f.optionalString('ca_file'),
+        batchMaxSize: f.integer('batch_max_size', 64, { min: 1, max: 1000 }),
+      };
+    }
+    case 'aws-kms': {
+      const f = Fields.of(path, entry, ['type', 'region', 'endpoint', 'sign_rate_per_ring', 'max_attempts', 'timeout_ms']);
+      return {
+        type,
+        name,
+        region: f.string('region'),
+        endpoint: f.has('endpoint') ? f.url('endpoint') : undefined,
+        signRatePerRing: f.integer('sign_rate_per_ring', 500, { min: 0, max: 100_000 }),
+        maxAttempts: f.integer('max_attempts', 3, { min: 1, max: 10 }),
+        timeoutMs: f.integer('timeout_ms', 5000, { min: 100, max: 60_000 }),
+      };
+    }
+  }
+}
+
+function readSecretFile(field: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new ConfigError(field, `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+}
+
+/** How long a verifier or CDN may keep using a JWKS it fetched: max-age, then stale-while-revalidate. */
+export interface JwksStaleness {
+  maxAgeMs: number;
+  staleWhileRevalidateMs: number;
+}
+
+function parseRing(fields: Fields, publicUrl: string, staleness: JwksStaleness, backends: Map<string, BackendConfig>): RingConfig {
+  const jwksMaxAgeMs = staleness.maxAgeMs;
+  const cachedForMs = staleness.maxAgeMs + staleness.staleWhileRevalidateMs;
+  const name = fields.string('name');
+  if (!NAME.test(name)) throw new ConfigError(fields.at('name'), 'ring names use a-z, 0-9, "-" and "_" (max 64)');
+  const backend = fields.string('backend');
+  if (!backends.has(backend)) {
+    throw new ConfigError(fields.at('backend'), `no backend named "${backend}". Defined: ${[...backends.keys()].join(', ') || 'none'}`);
+  }
+  const maxTokenTtlMs = fields.seconds('max_token_ttl_seconds', 3600, { min: 1, max: 31 * 86400 });
+  const prepublishMs = fields.seconds('prepublish_seconds', cachedForMs / 1000 + 60);
+  const graceMs = fields.seconds('grace_seconds', (maxTokenTtlMs + jwksMaxAgeMs) / 1000 + 300);
+  const rotationPeriodMs = fields.seconds('rotation_period_seconds', 30 * 86400);
+  const ring: RingConfig = {
+    name,
+    backend,
+    key: fields.string('key', name),
+    alg: fields.oneOf('alg', JWS_ALGS),
+    issuer: fields.has('issuer') ? fields.url('issuer') : publicUrl,
+    maxTokenTtlMs,
+    defaultTokenTtlMs: fields.seconds('default_token_ttl_seconds', Math.min(300, maxTokenTtlMs / 1000), { min: 1, max: maxTokenTtlMs / 1000 }),
+    prepublishMs,
+    graceMs,
+    rotationPeriodMs,
+    createIfMissing: fields.boolean('create_if_missing', false),
+  };
+  checkRotationInvariants(ring, staleness, fields);
+  return ring;
+}
+
+/** The three rules that make rotation invisible to verifiers (README: "Rotation"). */
+export function checkRotationInvariants(ring: RingConfig, staleness: JwksStaleness, fields: Fields): void {
+  const s = (ms: number): string => `${ms / 1000}s`;
+  const jwksMaxAgeMs = staleness.maxAgeMs;
+  // A cache may serve a JWKS for max-age, then stale-while-revalidate more: the new kid must be in it by then.
+  const cachedForMs = staleness.maxAgeMs + staleness.staleWhileRevalidateMs;
+  if (ring.prepublishMs < cachedForMs) {
+    throw new ConfigError(fields.at('prepublish_seconds'), `${s(ring.prepublishMs)} is shorter than jwks.max_age_seconds + jwks.stale_while_revalidate_seconds (${s(cachedForMs)}): a verifier with a cached JWKS would meet the new kid before it can know it. Set prepublish_seconds ≥ ${cachedForMs / 1000}`);
+  }
+  if (ring.graceMs < ring.maxTokenTtlMs + jwksMaxAgeMs) {
+    throw new ConfigError(fields.at('grace_seconds'), `${s(ring.graceMs)} is shorter than max_token_ttl_seconds + jwks.max_age_seconds (${s(ring.maxTokenTtlMs + jwksMaxAgeMs)}): tokens would outlive their key in the JWKS. Set grace_seconds ≥ ${(ring.maxTokenTtlMs + jwksMaxAgeMs) / 1000}`);
+  }
+  if (ring.rotationPeriodMs !== 0 && ring.rotationPeriodMs <= ring.prepublishMs) {
+    throw new ConfigError(fields.at('rotation_period_seconds'), `${s(ring.rotationPeriodMs)} must be longer than prepublish_seconds (${s(ring.prepublishMs)}), or 0 to disable scheduled rotation`);
+  }
+}
+
+function parseClient(fields: Fields, rings: Map<string, RingConfig>): ClientConfig {
+  const name = fields.string('name');
+  const apiKeySha256 = fields.string('api_key_sha256').toLowerCase();
+  if (!SHA256_HEX.test(apiKeySha256)) {
+    throw new ConfigError(fields.at('api_key_sha256'), 'must be the 64-hex-digit SHA-256 of the API key (generate one with `signet client-key`)');
+  }
+  const allowedRings = fields.strings('rings');
+  for (const [index, ring] of allowedRings.entries()) {
+    if (ring !== '*' && !rings.has(ring)) throw new ConfigError(`${fields.at('rings')}[${index}]`, `no ring named "${ring}"`);
+  }
+  const maxTtlMs = fields.seconds('max_ttl_seconds', 300, { min: 1, max: 31 * 86400 });
+  return {
+    name,
+    apiKeySha256,
+    rings: allowedRings,
+    audiences: fields.strings('audiences'),
+    subjects: fields.strings('subjects', []),
+    maxTtlMs,
+    claims: fields.strings('claims', []),
+  };
+}
+
+export function loadConfig(env: Env = process.env): SignetConfig {
+  const devMode = !env.SIGNET_CONFIG;
+  const raw = devMode ? devConfig(env) : readFileConfig(env.SIGNET_CONFIG!, env);
+  const top = Fields.of('', raw, ['server', 'jwks', 'backends', 'rings', 'clients', 'admin', 'webhooks', 'refresh_interval_seconds', 'redis_url']);
+
+  const server = Fields.of('server', top.value('server'), ['host', 'port', 'public_url', 'body_limit_bytes', 'trust_proxy', 'log_level']);
+  const host = env.SIGNET_HOST ?? server.string('host', '127.0.0.1');
+  const port = new Fields('server', { port: env.SIGNET_PORT ?? server.value('port') ?? 8080 }, ['port']).integer('port', 8080, { max: 65535 });
+  const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  const publicUrl = new Fields('server', { public_url: env.SIGNET_PUBLIC_URL ?? server.value('public_url') ?? `http://${urlHost}:${port}` }, ['public_url']).url('public_url');
+
+  const jwks = Fields.of('jwks', top.value('jwks'), ['max_age_seconds', 'stale_while_revalidate_seconds', 'stale_if_error_seconds', 'cors_origins']);
+  const maxAgeMs = new Fields('jwks', { max_age_seconds: env.SIGNET_JWKS_MAX_AGE_SECONDS ?? jwks.value('max_age_seconds') }, ['max_age_seconds']).seconds('max_age_seconds', 300, { max: 86400 });
+  const staleness: JwksStaleness = { maxAgeMs, staleWhileRevalidateMs: jwks.seconds('stale_while_revalidate_seconds', 60, { max: 86400 }) };
+
+  const backends = new Map<string, BackendConfig>();
+  const backendEntries = top.value('backends') ?? {};
+  if (typeof backendEntries !== 'object' || Array.isArray(backendEntries)) throw new ConfigError('backends', 'must be a mapping of backend name to settings');
+  for (const [name, entry] of Object.entries(backendEntries as Raw)) {
+    if (!entry || typeof entry !== 'object' || Array.isArray(entry)) throw new ConfigError(`backends.${name}`, 'must be a mapping with a type');
+    backends.set(name, parseBackend(name, `backends.${name}`, entry as Raw));
+  }
+  if (backends.size === 0) throw new ConfigError('backends', 'define at least one backend (local, vault-transit or aws-kms)');
+  for (const backend of backends.values()) {
+    if (backend.type === 'local' && env.NODE_ENV === 'production' && !backend.allowInProduction) {
+      throw new ConfigError(`backends.${backend.name}.allow_in_production`, 'the local backend keeps exportable software keys on disk and is refused when NODE_ENV=production. Use vault-transit or aws-kms, or set allow_in_production: true if you accept that risk');
+    }
+  }
+
+  const rings = new Map<string, RingConfig>();
+  for (const [index, entry] of (top.list('rings') as unknown[]).entries()) {
+    const ring = parseRing(
+      Fields.of(`rings[${index}]`, entry, ['name', 'backend', 'key', 'alg', 'issuer', 'max_token_ttl_seconds', 'default_token_ttl_seconds', 'prepublish_seconds', 'grace_seconds', 'rotation_period_seconds', 'create_if_missing']),
+      publicUrl,
+      staleness,
+      backends,
+    );
+    if (rings.has(ring.name)) throw new ConfigError(`rings[${index}].name`, `ring "${ring.name}" is defined twice`);
+    rings.set(ring.name, ring);
+  }
+  if (rings.size === 0) throw new ConfigError('rings', 'define at least one ring');
+
+  const clients: ClientConfig[] = (top.list('clients') as unknown[]).map((entry, index) =>
+    parseClient(Fields.of(`clients[${index}]`, entry, ['name', 'api_key_sha256', 'rings', 'audiences', 'subjects', 'max_ttl_seconds', 'claims']), rings),
+  );
+  const seenKeys = new Set<string>();
+  for (const [index, client] of clients.entries()) {
+    if (seenKeys.has(client.apiKeySha256)) throw new ConfigError(`clients[${index}].api_key_sha256`, 'two clients share one API key; give each its own');
+    seenKeys.add(client.apiKeySha256);
+  }
+
+  let devApiKey: SignetConfig['devApiKey'];
+  if (devMode) {
+    const value = env.SIGNET_DEV_API_KEY ?? generateApiKey();
+    devApiKey = { value, generated: env.SIGNET_DEV_API_KEY === undefined };
+    clients.push({ name: 'dev', apiKeySha256: sha256Hex(value), rings: ['*'], audiences: ['*'], subjects: ['*'], maxTtlMs: 3600_000, claims: ['*'] });
+  }
+
+  const admin = Fields.of('admin', top.value('admin'), ['api_key_sha256']);
+  const adminKeys = admin.has('api_key_sha256') ? admin.strings('api_key_sha256') : [];
+  if (env.SIGNET_ADMIN_API_KEY_SHA256) adminKeys.push(env.SIGNET_ADMIN_API_KEY_SHA256);
+  for (const [index, hash] of adminKeys.entries()) {
+    if (!SHA256_HEX.test(hash.toLowerCase())) throw new ConfigError(`admin.api_key_sha256[${index}]`, 'must be a 64-hex-digit SHA-256 (generate one with `signet client-key`)');
+  }
+  if (devMode && env.SIGNET_DEV_ADMIN_API_KEY) adminKeys.push(sha256Hex(env.SIGNET_DEV_ADMIN_API_KEY));
+
+  const webhooks: WebhookConfig[] = (top.list('webhooks') as unknown[]).map((entry, index) => {
+    const f = Fields.of(`webhooks[${index}]`, entry, ['url', 'events']);
+    return { url: f.url('url'), events: f.strings('events', ['key.revoked', 'key.rotated']) };
+  });
+
+  return {
+    server: {
+      host,
+      port,
+      publicUrl,
+      bodyLimitBytes: server.integer('body_limit_bytes', 16 * 1024, { min: 1024, max: 1024 * 1024 }),
+      trustProxy: server.boolean('trust_proxy', false),
+      logLevel: env.SIGNET_LOG_LEVEL ?? server.oneOf('log_level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    },
+    jwks: {
+      maxAgeMs,
+      staleWhileRevalidateMs: staleness.staleWhileRevalidateMs,
+      staleIfErrorMs: jwks.seconds('stale_if_error_seconds', 86400),
+      corsOrigins: jwks.strings('cors_origins', ['*']),
+    },
+    refreshIntervalMs: top.seconds('refresh_interval_seconds', 10, { min: 1, max: 3600 }),
+    redisUrl: env.SIGNET_REDIS_URL ?? top.optionalString('redis_url'),
+    backends,
+    rings,
+    clients,
+    admin: { apiKeySha256: adminKeys.map((hash) => hash.toLowerCase()) },
+    webhooks,
+    devApiKey,
+  };
+}

@@ -1,0 +1,99 @@
+// The typed shape of a validated configuration. Durations are seconds in the file, milliseconds
+// here, so nothing downstream multiplies by 1000.
+import type { JwsAlg } from '../jose/algorithms.js';
+
+export interface LocalBackendConfig {
+  type: 'local';
+  name: string;
+  dataDir: string;
+  allowInProduction: boolean;
+}
+
+export interface VaultBackendConfig {
+  type: 'vault-transit';
+  name: string;
+  address: string;
+  mount: string;
+  namespace?: string;
+  token?: string;
+  approle?: { roleId: string; secretId: string; mount: string };
+  timeoutMs: number;
+  caFile?: string;
+  /** Coalesce concurrent signs into one batch_input call. */
+  batchMaxSize: number;
+}
+
+export interface AwsKmsBackendConfig {
+  type: 'aws-kms';
+  name: string;
+  region: string;
+  endpoint?: string;
+  /** Client-side pace limit per ring, in KMS Sign calls per second (0 = unlimited). */
+  signRatePerRing: number;
+  maxAttempts: number;
+  timeoutMs: number;
+}
+
+export type BackendConfig = LocalBackendConfig | VaultBackendConfig | AwsKmsBackendConfig;
+
+export interface RingConfig {
+  name: string;
+  backend: string;
+  key: string;
+  alg: JwsAlg;
+  issuer: string;
+  maxTokenTtlMs: number;
+  defaultTokenTtlMs: number;
+  prepublishMs: number;
+  graceMs: number;
+  rotationPeriodMs: number;
+  /** Create the backend key at start-up when it is missing (dev); production keys come from infra. */
+  createIfMissing: boolean;
+}
+
+export interface ClientConfig {
+  name: string;
+  /** Lower-case hex SHA-256 of the API key. */
+  apiKeySha256: string;
+  rings: string[];
+  audiences: string[];
+  subjects: string[];
+  maxTtlMs: number;
+  claims: string[];
+}
+
+export interface AdminConfig {
+  apiKeySha256: string[];
+}
+
+export interface WebhookConfig {
+  url: string;
+  events: string[];
+}
+
+export interface SignetConfig {
+  server: {
+    host: string;
+    port: number;
+    publicUrl: string;
+    bodyLimitBytes: number;
+    trustProxy: boolean;
+    logLevel: string;
+  };
+  jwks: {
+    maxAgeMs: number;
+    staleWhileRevalidateMs: number;
+    staleIfErrorMs: number;
+    corsOrigins: string[];
+  };
+  /** How often each replica re-reads versions from its backends (also bounds revocation spread). */
+  refreshIntervalMs: number;
+  redisUrl?: string;
+  backends: Map<string, BackendConfig>;
+  rings: Map<string, RingConfig>;
+  clients: ClientConfig[];
+  admin: AdminConfig;
+  webhooks: WebhookConfig[];
+  /** Dev mode: set when no config file was given; the dev API key to print once. */
+  devApiKey?: { value: string; generated: boolean };
+}

@@ -1,0 +1,123 @@
+// Every failure a caller can see. Callers branch on `code`, never on message text.
+// HTTP status lives here, in one place; routes only throw.
+
+export class GatewayError extends Error {
+  readonly code: string = 'ERR_INTERNAL';
+  readonly status: number = 500;
+  /** Seconds, sent as Retry-After on 503/429. */
+  retryAfterSeconds?: number;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+// 400: the request itself is wrong.
+export class InvalidRequestError extends GatewayError {
+  override readonly code: string = 'ERR_INVALID_REQUEST';
+  override readonly status: number = 400;
+}
+export class MalformedJsonError extends GatewayError {
+  override readonly code: string = 'ERR_MALFORMED_JSON';
+  override readonly status: number = 400;
+}
+export class ReservedClaimError extends GatewayError {
+  override readonly code: string = 'ERR_RESERVED_CLAIM';
+  override readonly status: number = 400;
+}
+export class TtlTooLongError extends GatewayError {
+  override readonly code: string = 'ERR_TTL_TOO_LONG';
+  override readonly status: number = 400;
+}
+
+// 401/403: who is asking, and what their policy allows.
+export class UnauthenticatedError extends GatewayError {
+  override readonly code: string = 'ERR_UNAUTHENTICATED';
+  override readonly status: number = 401;
+}
+export class RingNotAllowedError extends GatewayError {
+  override readonly code: string = 'ERR_RING_NOT_ALLOWED';
+  override readonly status: number = 403;
+}
+export class AudienceNotAllowedError extends GatewayError {
+  override readonly code: string = 'ERR_AUDIENCE_NOT_ALLOWED';
+  override readonly status: number = 403;
+}
+export class SubjectNotAllowedError extends GatewayError {
+  override readonly code: string = 'ERR_SUBJECT_NOT_ALLOWED';
+  override readonly status: number = 403;
+}
+export class ClaimNotAllowedError extends GatewayError {
+  override readonly code: string = 'ERR_CLAIM_NOT_ALLOWED';
+  override readonly status: number = 403;
+}
+
+// 404: names that do not exist.
+export class UnknownRingError extends GatewayError {
+  override readonly code: string = 'ERR_UNKNOWN_RING';
+  override readonly status: number = 404;
+}
+export class UnknownVersionError extends GatewayError {
+  override readonly code: string = 'ERR_UNKNOWN_VERSION';
+  override readonly status: number = 404;
+}
+export class NotFoundError extends GatewayError {
+  override readonly code: string = 'ERR_NOT_FOUND';
+  override readonly status: number = 404;
+}
+
+export class PayloadTooLargeError extends GatewayError {
+  override readonly code: string = 'ERR_PAYLOAD_TOO_LARGE';
+  override readonly status: number = 413;
+}
+export class UnsupportedMediaTypeError extends GatewayError {
+  override readonly code: string = 'ERR_UNSUPPORTED_MEDIA_TYPE';
+  override readonly status: number = 415;
+}
+export class RateLimitedError extends GatewayError {
+  override readonly code: string = 'ERR_RATE_LIMITED';
+  override readonly status: number = 429;
+}
+
+// 503: the backend cannot sign right now; retrying later may work.
+export class BackendUnavailableError extends GatewayError {
+  override readonly code: string = 'ERR_BACKEND_UNAVAILABLE';
+  override readonly status: number = 503;
+  constructor(message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+    super(message, options);
+    this.retryAfterSeconds = options?.retryAfterSeconds ?? 1;
+  }
+}
+export class BackendThrottledError extends BackendUnavailableError {
+  override readonly code: string = 'ERR_BACKEND_THROTTLED';
+}
+export class NoSigningVersionError extends GatewayError {
+  override readonly code: string = 'ERR_NO_SIGNING_VERSION';
+  override readonly status: number = 503;
+  override retryAfterSeconds = 5;
+}
+
+// 502: the backend answered, but with something that is not a usable key or signature.
+export class BackendResponseError extends GatewayError {
+  override readonly code: string = 'ERR_BACKEND_RESPONSE';
+  override readonly status: number = 502;
+}
+export class MalformedDerError extends BackendResponseError {
+  override readonly code: string = 'ERR_MALFORMED_DER';
+}
+export class UnsupportedKeyError extends BackendResponseError {
+  override readonly code: string = 'ERR_UNSUPPORTED_KEY';
+}
+
+/** Start-up only: a config that cannot work. Never reaches HTTP. */
+export class ConfigError extends Error {
+  readonly code = 'ERR_CONFIG';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}

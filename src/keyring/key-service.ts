@@ -1,0 +1,111 @@
+// All rings of one gateway: background refresh, the served JWKS documents, and the
+// Cache-Control each one may carry right now.
+import type { Logger } from 'pino';
+import type { SignetConfig } from '../config/schema.js';
+import { UnknownRingError } from '../errors.js';
+import type { SigningBackend } from '../backends/backend.js';
+import { KeyRing, type Canary, type Clock, type RevocationSource, type RingSnapshot } from './keyring.js';
+import { MemoisedDocument, type JwksDocument } from './jwks-document.js';
+
+export interface KeyServiceOptions {
+  config: SignetConfig;
+  backends: Map<string, SigningBackend>;
+  clock: Clock;
+  logger: Logger;
+  revocations?: RevocationSource;
+  canary?: Canary;
+}
+
+export class KeyService {
+  readonly rings = new Map<string, KeyRing>();
+  private readonly allDocument = new MemoisedDocument<RingSnapshot>((snapshots) => snapshots.flatMap((s) => s.jwks));
+  private readonly ringDocuments = new Map<string, MemoisedDocument<RingSnapshot>>();
+  private timer?: NodeJS.Timeout;
+  private refreshing?: Promise<void>;
+  readonly refreshFailures = new Map<string, string>();
+  private readonly listeners: Array<(ring: KeyRing) => void> = [];
+
+  constructor(private readonly options: KeyServiceOptions) {
+    const { config } = options;
+    for (const ringConfig of config.rings.values()) {
+      const backend = options.backends.get(ringConfig.backend)!;
+      this.rings.set(
+        ringConfig.name,
+        new KeyRing(ringConfig, backend, options.clock, config.jwks.maxAgeMs, options.revocations, options.canary),
+      );
+      this.ringDocuments.set(ringConfig.name, new MemoisedDocument((snapshots) => snapshots.flatMap((s) => s.jwks)));
+    }
+  }
+
+  ring(name: string): KeyRing {
+    const ring = this.rings.get(name);
+    if (!ring) throw new UnknownRingError(`no ring named "${name}"`);
+    return ring;
+  }
+
+  /** Called after each refresh of a ring (metrics, webhooks, rotation scheduling). */
+  onRefresh(listener: (ring: KeyRing) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Creates missing dev keys, then loads every ring. Fails start-up if a ring cannot load. */
+  async start(): Promise<void> {
+    for (const ring of this.rings.values()) {
+      if (ring.config.createIfMissing) await ring.backend.ensureKey?.(ring.ref);
+    }
+    await this.refreshAll({ throwOnError: true });
+    this.timer = setInterval(() => void this.refreshAll({ throwOnError: false }), this.options.config.refreshIntervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Re-reads every ring. On failure a ring keeps its last good state (stale-if-error). */
+  refreshAll({ throwOnError }: { throwOnError: boolean }): Promise<void> {
+    // One refresh at a time; callers that arrive during one share it.
+    this.refreshing ??= (async () => {
+      const results = await Promise.allSettled([...this.rings.values()].map((ring) => this.refreshRing(ring)));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed && throwOnError) throw failed.reason;
+    })().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  async refreshRing(ring: KeyRing): Promise<void> {
+    try {
+      await ring.refresh();
+      if (this.refreshFailures.delete(ring.name)) this.options.logger.info({ ring: ring.name }, 'ring refresh recovered');
+    } catch (error) {
+      this.refreshFailures.set(ring.name, (error as Error).message);
+      this.options.logger.error({ ring: ring.name, err: error }, 'ring refresh failed; serving last known keys');
+      throw error;
+    }
+    for (const listener of this.listeners) listener(ring);
+  }
+
+  private loadedSnapshots(): RingSnapshot[] {
+    return [...this.rings.values()].filter((ring) => ring.loaded).map((ring) => ring.current());
+  }
+
+  /** The JWKS of every ring (ring === undefined) or of one ring. */
+  jwks(ringName?: string): { document: JwksDocument; maxAgeSeconds: number } {
+    const snapshots = ringName === undefined ? this.loadedSnapshots() : [this.ring(ringName).current()];
+    const memo = ringName === undefined ? this.allDocument : this.ringDocuments.get(ringName)!;
+    return { document: memo.get(snapshots), maxAgeSeconds: this.maxAgeSeconds(snapshots) };
+  }
+
+  /** max-age never reaches past the moment a key leaves the set, so no cache outlives a retire. */
+  private maxAgeSeconds(snapshots: readonly RingSnapshot[]): number {
+    const now = this.options.clock();
+    let maxAgeMs = this.options.config.jwks.maxAgeMs;
+    for (const snapshot of snapshots) {
+      const next = snapshot.view.nextUnpublishAt;
+      if (next !== null) maxAgeMs = Math.min(maxAgeMs, next - now);
+    }
+    return Math.max(0, Math.floor(maxAgeMs / 1000));
+  }
+}

@@ -1,0 +1,172 @@
+// One ring's view of its backend key: the versions, their JWKs, and the lifecycle computed from
+// them. It holds no state the backend doesn't: everything here can be rebuilt from listVersions
+// and the shared revocation list, which is why replicas agree without talking to each other.
+import type { KeyRef, KeyVersion, SigningBackend } from '../backends/backend.js';
+import type { RingConfig } from '../config/schema.js';
+import { NoSigningVersionError } from '../errors.js';
+import { spkiToJwk, type PublicJwk } from '../jose/jwk.js';
+import { computeLifecycle, latestSafeExpiry, type LifecycleView, type RotationPolicy, type VersionFacts } from './lifecycle.js';
+
+export type Clock = () => number;
+
+/** Where revocations live so that every replica sees them (Redis, or a file for one process). */
+export interface RevocationSource {
+  revokedVersions(ring: string): Promise<Set<number>>;
+}
+
+/** Proves a version can sign something a verifier accepts before it may take over signing. */
+export type Canary = (ring: KeyRing, version: number, publishedJwks: PublicJwk[]) => Promise<void>;
+
+export interface SigningChoice {
+  version: number;
+  kid: string;
+  /** Latest exp (Unix ms) a token signed now may carry. */
+  notAfter: number;
+}
+
+interface CachedJwk {
+  spkiHex: string;
+  jwk: PublicJwk;
+}
+
+export interface RingSnapshot {
+  view: LifecycleView;
+  versions: KeyVersion[];
+  jwks: PublicJwk[];
+  kidByVersion: Map<number, string>;
+  computedAt: number;
+  refreshedAt: number;
+  revoked: Set<number>;
+}
+
+export class KeyRing {
+  readonly ref: KeyRef;
+  readonly policy: RotationPolicy;
+  private readonly jwkCache = new Map<number, CachedJwk>();
+  /** Canary verdicts per version, for this process. A failure is retried on the next refresh. */
+  private readonly canaryPassed = new Set<string>();
+  readonly canaryFailures = new Map<number, string>();
+  private versions: KeyVersion[] = [];
+  private revoked = new Set<number>();
+  private snapshot?: RingSnapshot;
+
+  constructor(
+    readonly config: RingConfig,
+    readonly backend: SigningBackend,
+    private readonly clock: Clock,
+    private readonly jwksMaxAgeMs: number,
+    private readonly revocations?: RevocationSource,
+    private readonly canary?: Canary,
+  ) {
+    this.ref = { ring: config.name, key: config.key, alg: config.alg };
+    this.policy = { prepublishMs: config.prepublishMs, graceMs: config.graceMs, rotationPeriodMs: config.rotationPeriodMs };
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  get loaded(): boolean {
+    return this.snapshot !== undefined;
+  }
+
+  /** Re-reads versions and revocations from shared state, converts new public keys, runs canaries. */
+  async refresh(): Promise<void> {
+    const [versions, revoked] = await Promise.all([
+      this.backend.listVersions(this.ref),
+      this.revocations?.revokedVersions(this.name) ?? Promise.resolve(new Set<number>()),
+    ]);
+    for (const version of versions) await this.jwkFor(version);
+    this.versions = versions;
+    this.revoked = revoked;
+    if (this.canary) await this.runCanaries();
+    this.recompute(this.clock());
+  }
+
+  private async jwkFor(version: KeyVersion): Promise<PublicJwk> {
+    const spkiHex = Buffer.from(version.spki).toString('hex');
+    const cached = this.jwkCache.get(version.version);
+    if (cached?.spkiHex === spkiHex) return cached.jwk; // public keys are immutable per version: convert once
+    const jwk = await spkiToJwk(version.spki, this.config.alg);
+    this.jwkCache.set(version.version, { spkiHex, jwk });
+    return jwk;
+  }
+
+  private facts(): VersionFacts[] {
+    return this.versions.map((v) => ({
+      version: v.version,
+      createdAt: v.createdAt.getTime(),
+      revoked: this.revoked.has(v.version),
+      canaryFailed: this.canaryFailures.has(v.version),
+    }));
+  }
+
+  private async runCanaries(): Promise<void> {
+    const view = computeLifecycle(this.facts(), this.policy, this.clock());
+    const published = this.jwksOf(view);
+    const candidates = view.versions.filter((v) => v.state === 'pending' || v.state === 'active');
+    await Promise.all(
+      candidates.map(async ({ version }) => {
+        const kid = this.jwkCache.get(version)?.jwk.kid;
+        const key = `${version}:${kid}`;
+        if (this.canaryPassed.has(key)) return;
+        try {
+          await this.canary!(this, version, published);
+          this.canaryPassed.add(key);
+          this.canaryFailures.delete(version);
+        } catch (error) {
+          this.canaryFailures.set(version, error instanceof Error ? error.message : String(error));
+        }
+      }),
+    );
+  }
+
+  private jwksOf(view: LifecycleView): PublicJwk[] {
+    return view.published.map((version) => this.jwkCache.get(version)!.jwk);
+  }
+
+  private recompute(refreshedAt: number): RingSnapshot {
+    const now = this.clock();
+    const view = computeLifecycle(this.facts(), this.policy, now);
+    this.snapshot = {
+      view,
+      versions: this.versions,
+      jwks: this.jwksOf(view),
+      kidByVersion: new Map([...this.jwkCache].map(([version, cached]) => [version, cached.jwk.kid])),
+      computedAt: now,
+      refreshedAt,
+      revoked: this.revoked,
+    };
+    return this.snapshot;
+  }
+
+  /** The current state; recomputed (no I/O) once the clock passes the next scheduled change. */
+  current(): RingSnapshot {
+    const snapshot = this.snapshot;
+    if (!snapshot) throw new NoSigningVersionError(`ring "${this.name}" has not loaded its keys yet`);
+    const next = snapshot.view.nextChangeAt;
+    return next !== null && this.clock() >= next ? this.recompute(snapshot.refreshedAt) : snapshot;
+  }
+
+  /** Applies a revocation to this process at once (the shared store carries it to the others). */
+  markRevoked(version: number): void {
+    this.revoked = new Set([...this.revoked, version]);
+    if (this.snapshot) this.recompute(this.snapshot.refreshedAt);
+  }
+
+  signer(): SigningChoice {
+    const snapshot = this.current();
+    const version = snapshot.view.signing;
+    if (version === null) throw new NoSigningVersionError(`ring "${this.name}" has no version that may sign (all revoked?)`);
+    const now = this.clock();
+    return {
+      version,
+      kid: snapshot.kidByVersion.get(version)!,
+      notAfter: latestSafeExpiry(snapshot.view, this.policy, this.jwksMaxAgeMs, now),
+    };
+  }
+
+  kidOf(version: number): string | undefined {
+    return this.jwkCache.get(version)?.jwk.kid;
+  }
+}

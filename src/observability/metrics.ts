@@ -1,0 +1,65 @@
+// Prometheus metrics on a registry per app instance (tests build many apps in one process).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly tokensIssued = new Counter({
+    name: 'signet_tokens_issued_total',
+    help: 'Tokens issued, by ring and client',
+    labelNames: ['ring', 'client'] as const,
+    registers: [this.registry],
+  });
+  readonly requestErrors = new Counter({
+    name: 'signet_request_errors_total',
+    help: 'Requests answered with an error, by stable error code',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly signDuration = new Histogram({
+    name: 'signet_backend_sign_seconds',
+    help: 'Time for the backend to sign one token',
+    labelNames: ['ring', 'backend'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly jwksRequests = new Counter({
+    name: 'signet_jwks_requests_total',
+    help: 'JWKS requests by response status (200 or 304)',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+  readonly refreshFailures = new Counter({
+    name: 'signet_ring_refresh_failures_total',
+    help: 'Failed reads of a ring from its backend (the last good keys keep being served)',
+    labelNames: ['ring'] as const,
+    registers: [this.registry],
+  });
+  readonly canaryFailures = new Counter({
+    name: 'signet_canary_failures_total',
+    help: 'Versions that failed their pre-activation canary (they stay pending)',
+    labelNames: ['ring', 'version'] as const,
+    registers: [this.registry],
+  });
+  readonly versionState = new Gauge({
+    name: 'signet_key_versions',
+    help: 'Key versions per ring and lifecycle state',
+    labelNames: ['ring', 'state'] as const,
+    registers: [this.registry],
+  });
+  readonly signingVersionAge = new Gauge({
+    name: 'signet_signing_version_age_seconds',
+    help: 'Age of the version that signs, per ring (alert when it passes rotation_period)',
+    labelNames: ['ring'] as const,
+    registers: [this.registry],
+  });
+  readonly rotations = new Counter({
+    name: 'signet_rotations_total',
+    help: 'Versions created by Signet, by ring and reason (scheduled, manual, revocation)',
+    labelNames: ['ring', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'signet_' });
+  }
+}

@@ -1,0 +1,79 @@
+// Public, unauthenticated key discovery: the JWKS (all rings and per ring) and OIDC discovery.
+// The hot path picks precomputed bytes; only the Cache-Control number is computed per request.
+import cors from '@fastify/cors';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { errorResponses } from './error-schema.js';
+
+const ringParams = {
+  type: 'object',
+  required: ['ring'],
+  properties: { ring: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' } },
+} as const;
+
+// ETag lists may carry several tags and weak forms (W/"x"); a match on any is a hit (RFC 9110 §13.1.2).
+function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === '*') return true;
+  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+}
+
+export const jwksRoutes: FastifyPluginAsync = async (app) => {
+  const { keys, config, metrics } = app.signet;
+  const { staleWhileRevalidateMs, staleIfErrorMs, corsOrigins } = config.jwks;
+  const staleDirectives = `stale-while-revalidate=${staleWhileRevalidateMs / 1000}, stale-if-error=${staleIfErrorMs / 1000}`;
+
+  await app.register(cors, { origin: corsOrigins.includes('*') ? '*' : corsOrigins, methods: ['GET', 'HEAD'] });
+
+  function sendJwks(request: FastifyRequest, reply: FastifyReply, ring?: string): FastifyReply {
+    const { document, maxAgeSeconds } = keys.jwks(ring);
+    reply.header('cache-control', `public, max-age=${maxAgeSeconds}, ${staleDirectives}`).header('etag', document.etag);
+    if (etagMatches(request.headers['if-none-match'], document.etag)) {
+      metrics.jwksRequests.inc({ status: '304' });
+      return reply.code(304).send();
+    }
+    metrics.jwksRequests.inc({ status: '200' });
+    return reply.type('application/json').send(document.body);
+  }
+
+  const jwksSchema = { response: errorResponses(404, 503) };
+  app.get('/.well-known/jwks.json', { schema: jwksSchema }, (request, reply) => sendJwks(request, reply));
+  app.get<{ Params: { ring: string } }>('/rings/:ring/.well-known/jwks.json', { schema: { params: ringParams, ...jwksSchema } }, (request, reply) =>
+    sendJwks(request, reply, request.params.ring),
+  );
+
+  const discoverySchema = {
+    response: {
+      200: {
+        type: 'object',
+        properties: {
+          issuer: { type: 'string' },
+          jwks_uri: { type: 'string' },
+          id_token_signing_alg_values_supported: { type: 'array', items: { type: 'string' } },
+          response_types_supported: { type: 'array', items: { type: 'string' } },
+          subject_types_supported: { type: 'array', items: { type: 'string' } },
+        },
+      },
+      ...errorResponses(404),
+    },
+  };
+  const publicUrl = config.server.publicUrl;
+  const discovery = (issuer: string, jwksUri: string, algs: string[]) => ({
+    issuer,
+    jwks_uri: jwksUri,
+    id_token_signing_alg_values_supported: [...new Set(algs)],
+    // Required members of OIDC discovery; Signet issues tokens to services, not via OAuth flows.
+    response_types_supported: ['id_token'],
+    subject_types_supported: ['public'],
+  });
+  const allAlgs = [...config.rings.values()].map((ring) => ring.alg);
+  const rootDiscovery = discovery(publicUrl, `${publicUrl}/.well-known/jwks.json`, allAlgs);
+  app.get('/.well-known/openid-configuration', { schema: discoverySchema }, async (_request, reply) => {
+    reply.header('cache-control', 'public, max-age=3600');
+    return rootDiscovery;
+  });
+  app.get<{ Params: { ring: string } }>('/rings/:ring/.well-known/openid-configuration', { schema: { params: ringParams, ...discoverySchema } }, async (request, reply) => {
+    const ring = keys.ring(request.params.ring).config;
+    reply.header('cache-control', 'public, max-age=3600');
+    return discovery(ring.issuer, `${publicUrl}/rings/${ring.name}/.well-known/jwks.json`, [ring.alg]);
+  });
+};

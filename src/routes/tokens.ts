@@ -1,0 +1,57 @@
+// POST /v1/tokens: a caller with an API key asks for a JWT within its policy.
+import type { FastifyPluginAsync } from 'fastify';
+import { issueToken } from '../tokens/issue.js';
+import type { TokenRequest } from '../tokens/policy.js';
+import { errorResponses } from './error-schema.js';
+
+const audience = { type: 'string', minLength: 1, maxLength: 512 } as const;
+
+export const tokenRequestSchema = {
+  type: 'object',
+  required: ['audience'],
+  additionalProperties: false,
+  properties: {
+    audience: { anyOf: [audience, { type: 'array', items: audience, minItems: 1, maxItems: 16 }] },
+    subject: { type: 'string', minLength: 1, maxLength: 512 },
+    ttl_seconds: { type: 'integer', minimum: 1 },
+    claims: { type: 'object', maxProperties: 64 },
+    key: { type: 'string', minLength: 1, maxLength: 64 },
+  },
+} as const;
+
+export const tokenRoutes: FastifyPluginAsync = async (app) => {
+  const { keys, clients, metrics, clock } = app.signet;
+
+  app.post<{ Body: TokenRequest }>(
+    '/v1/tokens',
+    {
+      schema: {
+        body: tokenRequestSchema,
+        response: {
+          200: {
+            type: 'object',
+            required: ['token', 'token_type', 'kid', 'expires_at'],
+            properties: {
+              token: { type: 'string' },
+              token_type: { type: 'string' },
+              kid: { type: 'string' },
+              expires_at: { type: 'integer' },
+            },
+          },
+          ...errorResponses(400, 401, 403, 404, 413, 415, 429, 500, 502, 503),
+        },
+      },
+    },
+    async (request) => {
+      const client = clients.authenticate(request.headers.authorization);
+      const authorised = client.authorise(request.body);
+      const ring = keys.ring(authorised.ring);
+      const started = process.hrtime.bigint();
+      const issued = await issueToken(ring, authorised, clock());
+      metrics.signDuration.observe({ ring: ring.name, backend: ring.backend.kind }, Number(process.hrtime.bigint() - started) / 1e9);
+      metrics.tokensIssued.inc({ ring: ring.name, client: client.name });
+      request.log.info({ client: client.name, ring: ring.name, kid: issued.kid, sub: authorised.subject, exp: issued.expiresAt }, 'token issued');
+      return { token: issued.token, token_type: 'JWT', kid: issued.kid, expires_at: issued.expiresAt };
+    },
+  );
+};
