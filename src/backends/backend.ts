@@ -17,6 +17,8 @@ export interface KeyVersion {
   createdAt: Date;
   /** DER SubjectPublicKeyInfo. Immutable for a version, so callers may cache on it. */
   spki: Uint8Array;
+  /** The backend itself marks this version unusable (e.g. a disabled KMS key): treated as revoked. */
+  disabled?: boolean;
 }
 
 export interface BackendHealth {
@@ -34,6 +36,10 @@ export interface SigningBackend {
   createVersion(key: KeyRef): Promise<KeyVersion>;
   /** Creates the key with one version if it does not exist yet (dev and tests; production keys come from infra). */
   ensureKey?(key: KeyRef): Promise<void>;
+  /** Where the backend can express it, revokes a version in the backend itself (KMS: DisableKey). */
+  revokeVersion?(key: KeyRef, version: number): Promise<void>;
+  /** Records which version signs now, for backends that name it (KMS: the ring's alias). Informational. */
+  markSigning?(key: KeyRef, version: number): Promise<void>;
   health(): Promise<BackendHealth>;
   close(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 // Embedded development backend: software keys in a data directory. The keys are exportable by
 // anyone who can read the directory; this backend exists so `npm start` works with no Vault.
-import { generateKeyPair, createPrivateKey, createPublicKey, sign as nodeSign, type KeyObject } from 'node:crypto';
+import { constants, generateKeyPair, createPrivateKey, createPublicKey, sign as nodeSign, type KeyObject } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -143,7 +143,7 @@ export class LocalBackend implements SigningBackend {
       spec.kty === 'EC'
         ? { key: found.privateKey, dsaEncoding: 'ieee-p1363' as const }
         : spec.rsaPadding === 'pss'
-          ? { key: found.privateKey, padding: 2 /* RSA_PKCS1_PSS_PADDING */, saltLength: -1 /* digest length */ }
+          ? { key: found.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST } // RFC 7518 §3.5
           : found.privateKey;
     // The callback form runs on libuv's thread pool instead of blocking the event loop.
     return new Promise((resolve, reject) =>

@@ -61,7 +61,8 @@ export function vaultError(error: unknown, ref: KeyRef, action: string): Gateway
   if (status === 404 || /key not found|no existing key/i.test(detail)) {
     return new UnknownRingError(`${where}: key does not exist`, { cause: error });
   }
-  if (/version/i.test(detail) && status === 400) return new UnknownVersionError(`${where}: ${detail}`, { cause: error });
+  // Transit answers an out-of-range key_version with a 400 or, in some releases, a 500.
+  if (/requested version|key version|version .* (not found|does not exist)|min_.*version/i.test(detail)) return new UnknownVersionError(`${where}: ${detail}`, { cause: error });
   if (status === 429) return new BackendThrottledError(`${where}: throttled`, { cause: error, retryAfterSeconds: 1 });
   if (status === 403) return new BackendUnavailableError(`${where}: permission denied (check the Vault policy)`, { cause: error, retryAfterSeconds: 5 });
   if (status !== undefined && status < 500) return new BackendResponseError(`${where}: ${detail}`, { cause: error });

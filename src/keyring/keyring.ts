@@ -96,7 +96,7 @@ export class KeyRing {
     return this.versions.map((v) => ({
       version: v.version,
       createdAt: v.createdAt.getTime(),
-      revoked: this.revoked.has(v.version),
+      revoked: this.revoked.has(v.version) || v.disabled === true,
       canaryFailed: this.canaryFailures.has(v.version),
     }));
   }

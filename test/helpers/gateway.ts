@@ -1,0 +1,49 @@
+// Starts a real gateway (through the real config loader) on a loopback port for a test.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { buildApp, type BuildOptions } from '../../src/app.js';
+import { loadConfig, sha256Hex } from '../../src/config/load.js';
+import type { SignetConfig } from '../../src/config/schema.js';
+
+export const TEST_API_KEY = 'sgt_test-client-key-0123456789abcdefghijklmnop';
+export const TEST_ADMIN_KEY = 'sgt_test-admin-key-0123456789abcdefghijklmnop';
+
+export function tempDir(prefix = 'signet-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Writes `raw` as a config file and loads it exactly as `signet serve` would. */
+export function configFrom(raw: Record<string, unknown>, env: Record<string, string> = {}): SignetConfig {
+  const file = join(tempDir(), 'signet.json');
+  writeFileSync(file, JSON.stringify(raw));
+  return loadConfig({ SIGNET_CONFIG: file, ...env });
+}
+
+/** A client allowed everything on the named rings (policy tests build narrower ones). */
+export function openClient(rings: string[] = ['*'], apiKey = TEST_API_KEY): Record<string, unknown> {
+  return { name: 'test-client', api_key_sha256: sha256Hex(apiKey), rings, audiences: ['*'], subjects: ['*'], claims: ['*'], max_ttl_seconds: 3600 };
+}
+
+export interface RunningGateway {
+  app: FastifyInstance;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startGateway(config: SignetConfig, options: BuildOptions = {}): Promise<RunningGateway> {
+  const app = await buildApp(config, { logger: pino({ level: process.env.SIGNET_TEST_LOG ?? 'silent' }), ...options });
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  return { app, url: address, close: () => app.close() };
+}
+
+export async function requestToken(url: string, body: unknown, apiKey = TEST_API_KEY): Promise<{ status: number; body: any; headers: Headers }> {
+  const response = await fetch(`${url}/v1/tokens`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json(), headers: response.headers };
+}
