@@ -95,6 +95,8 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
 
   const services: Services = { config, keys, clients: new ClientDirectory(config.clients, config.rings), metrics, clock };
   app.decorate('signet', services);
+  // JSON only: Fastify's default text/plain parser would turn a form post into a 400 about shape.
+  app.removeContentTypeParser('text/plain');
   app.addSchema(readinessSchema);
 
   app.setErrorHandler((error: FastifyError, request, reply) => {

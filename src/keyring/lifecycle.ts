@@ -60,18 +60,21 @@ export function computeLifecycle(facts: readonly VersionFacts[], policy: Rotatio
   const eligibleAt = (v: VersionFacts): number => v.createdAt + policy.prepublishMs;
   const canSign = (v: VersionFacts): boolean => eligibleAt(v) <= now && !v.canaryFailed;
 
-  // The newest live version that has waited out prepublish signs. With none (the first version of
-  // a ring, or a revocation that left only new versions), the newest live version signs at once:
-  // no verifier can hold a stale JWKS of a ring that never signed, and a revoked key must stop now.
-  let signer = [...live].reverse().find(canSign);
-  const signingEarly = signer === undefined && live.length > 0;
-  signer ??= live.at(-1);
-
-  // A version is superseded when a newer live version became able to sign.
+  // A version is superseded once any newer version became able to sign, revoked or not: a
+  // superseded version never signs again, so a revocation cannot revive a key that verifiers may
+  // already have dropped, and each version's retire time depends only on facts, not history.
   const supersededAt = (v: VersionFacts): number | undefined => {
-    const times = live.filter((w) => w.version > v.version && canSign(w)).map(eligibleAt);
+    const times = sorted.filter((w) => w.version > v.version && canSign(w)).map(eligibleAt);
     return times.length > 0 ? Math.max(eligibleAt(v), Math.min(...times)) : undefined;
   };
+
+  // The newest live version that has waited out prepublish and was not superseded signs. With none
+  // (the first version of a ring, or a revoked active version), the newest live version signs at
+  // once: no verifier can hold a stale JWKS of a ring that never signed, and a revoked key must
+  // stop now (verifiers refetch on the unknown kid; see README "Emergency revocation").
+  let signer = [...live].reverse().find((v) => canSign(v) && supersededAt(v) === undefined);
+  const signingEarly = signer === undefined && live.length > 0;
+  signer ??= live.at(-1);
 
   const versions: VersionStatus[] = sorted.map((v) => {
     const base = { version: v.version, eligibleAt: eligibleAt(v) };
