@@ -14,7 +14,13 @@ import {
 } from './errors.js';
 import { verifyingCanary } from './keyring/canary.js';
 import { KeyService } from './keyring/key-service.js';
-import type { Canary, Clock, RevocationSource } from './keyring/keyring.js';
+import type { Canary, Clock } from './keyring/keyring.js';
+import { RotationController } from './keyring/rotation.js';
+import { adminRoutes } from './routes/admin.js';
+import { FileSharedState } from './state/file-state.js';
+import { RedisSharedState } from './state/redis-state.js';
+import type { SharedState } from './state/shared-state.js';
+import { WebhookNotifier } from './webhooks.js';
 import { Metrics } from './observability/metrics.js';
 import { healthRoutes, readinessSchema } from './routes/health.js';
 import { jwksRoutes } from './routes/jwks.js';
@@ -28,8 +34,17 @@ export interface BuildOptions {
   logger?: Logger;
   /** Replaces the backends the config names (tests that need a fault a real server cannot show). */
   backends?: Map<string, SigningBackend>;
-  revocations?: RevocationSource;
+  state?: SharedState;
   canary?: Canary | false;
+}
+
+function createSharedState(config: SignetConfig, logger: Logger): SharedState {
+  if (config.redisUrl) return new RedisSharedState(config.redisUrl);
+  const remote = [...config.backends.values()].some((backend) => backend.type !== 'local');
+  if (remote) {
+    logger.warn({ stateDir: config.stateDir }, 'no redis_url: revocations and the rotation lock are shared only by processes on this host that share state_dir; configure Redis when running several replicas');
+  }
+  return new FileSharedState(config.stateDir);
 }
 
 /** Pino options shared by the server and the CLI: credentials never reach a log line. */
@@ -66,14 +81,29 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
   const clock = options.clock ?? Date.now;
   const backends = options.backends ?? new Map([...config.backends.values()].map((b) => [b.name, createBackend(b)]));
   const metrics = new Metrics();
+  const state = options.state ?? createSharedState(config, logger);
+  const canary = options.canary === false ? undefined : (options.canary ?? verifyingCanary);
   const keys = new KeyService({
     config,
     backends,
     clock,
     logger,
-    revocations: options.revocations,
-    canary: options.canary === false ? undefined : (options.canary ?? verifyingCanary),
+    revocations: state,
+    // A failed canary keeps the version pending; say so loudly, once per attempt.
+    canary: canary
+      ? async (ring, version, published) => {
+          try {
+            await canary(ring, version, published);
+          } catch (error) {
+            metrics.canaryFailures.inc({ ring: ring.name, version: String(version) });
+            logger.error({ ring: ring.name, version, err: error }, 'canary failed: this version stays pending and the current one keeps signing');
+            throw error;
+          }
+        }
+      : undefined,
   });
+  const webhooks = new WebhookNotifier(config.webhooks, logger);
+  const rotation = new RotationController(keys, state, metrics, logger, webhooks);
   keys.onRefresh((ring) => {
     const { view, versions } = ring.current();
     for (const state of ['pending', 'active', 'retiring', 'retired', 'revoked'] as const) {
@@ -93,7 +123,7 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
     return503OnClosing: true,
   });
 
-  const services: Services = { config, keys, clients: new ClientDirectory(config.clients, config.rings), metrics, clock };
+  const services: Services = { config, keys, clients: new ClientDirectory(config.clients, config.rings), metrics, clock, rotation };
   app.decorate('signet', services);
   // JSON only: Fastify's default text/plain parser would turn a form post into a 400 about shape.
   app.removeContentTypeParser('text/plain');
@@ -121,6 +151,7 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
   await app.register(metricsRoutes);
   await app.register(jwksRoutes);
   await app.register(tokenRoutes);
+  await app.register(adminRoutes);
 
   app.addHook('onReady', async () => {
     for (const backend of config.backends.values()) {
@@ -131,10 +162,13 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
         );
       }
     }
+    await rotation.start();
     await keys.start();
   });
   app.addHook('onClose', async () => {
     keys.stop();
+    webhooks.close();
+    await state.close();
     await Promise.all([...backends.values()].map((backend) => backend.close()));
   });
   return app;

@@ -14,6 +14,10 @@ const USAGE = `Usage: signet <command> [options]
 Commands:
   serve                       start the gateway (SIGNET_CONFIG=file, or the embedded dev default)
   keys list                   rings, versions, kids and lifecycle states
+  keys rotate --ring NAME     create a new version (published now, signs after prepublish)
+  keys revoke --ring NAME --version N [--reason TEXT]
+                              emergency revocation: out of the JWKS and signing at once,
+                              replaced by a new version, webhooks notified
   jwks [--ring NAME]          print the published JWKS
   token --aud AUD [--sub SUB] [--ttl SECONDS] [--ring NAME] [--claim name=json]...
                               issue one token (operator tool: bypasses client policies)
@@ -37,7 +41,12 @@ async function serve(config: SignetConfig): Promise<void> {
   await app.listen({ host: config.server.host, port: config.server.port });
   if (config.devApiKey) {
     const source = config.devApiKey.generated ? 'generated for this run; set SIGNET_DEV_API_KEY to keep one' : 'from SIGNET_DEV_API_KEY';
-    process.stderr.write(`\nSignet dev mode on ${config.server.publicUrl}\n  dev API key (${source}):\n  ${config.devApiKey.value}\n\n`);
+    process.stderr.write(`\nSignet dev mode on ${config.server.publicUrl}\n  dev API key (${source}):\n  ${config.devApiKey.value}\n`);
+    if (config.devAdminKey) {
+      const adminSource = config.devAdminKey.generated ? 'generated; set SIGNET_DEV_ADMIN_API_KEY to keep one' : 'from SIGNET_DEV_ADMIN_API_KEY';
+      process.stderr.write(`  dev admin key for /v1/admin (${adminSource}):\n  ${config.devAdminKey.value}\n`);
+    }
+    process.stderr.write('\n');
   }
   let closing = false;
   const shutdown = (signal: string): void => {
@@ -72,6 +81,31 @@ async function keysList(config: SignetConfig): Promise<void> {
         process.stdout.write(`  ${marker} v${status.version}  ${status.state.padEnd(8)}  kid ${ring.kidOf(status.version)}  created ${created}  unpublish ${iso(status.unpublishAt)}\n`);
       }
     }
+  });
+}
+
+function requiredRing(config: SignetConfig, ring: string | undefined): string {
+  if (!ring) throw new ConfigError('--ring', `is required; rings: ${[...config.rings.keys()].join(', ')}`);
+  return ring;
+}
+
+async function keysRotate(config: SignetConfig, ringName: string | undefined): Promise<void> {
+  const name = requiredRing(config, ringName);
+  await withKeys(config, async (app) => {
+    const ring = app.signet.keys.ring(name);
+    const version = await app.signet.rotation.rotateNow(ring);
+    const status = ring.current().view.versions.find((v) => v.version === version);
+    process.stdout.write(`ring ${name}: created v${version} (kid ${ring.kidOf(version)}), published now, signs from ${iso(status?.eligibleAt)}\n`);
+  });
+}
+
+async function keysRevoke(config: SignetConfig, ringName: string | undefined, version: string | undefined, reason: string | undefined): Promise<void> {
+  const name = requiredRing(config, ringName);
+  if (!version || !/^[1-9][0-9]*$/.test(version)) throw new ConfigError('--version', 'is required: the version number to revoke (see `signet keys list`)');
+  await withKeys(config, async (app) => {
+    const ring = app.signet.keys.ring(name);
+    const result = await app.signet.rotation.revoke(ring, Number(version), reason ?? 'revoked via CLI');
+    process.stdout.write(`ring ${name}: revoked v${result.version} (kid ${result.kid})${result.replacement ? `; replacement v${result.replacement.version} (kid ${result.replacement.kid}) signs now` : ''}\n`);
   });
 }
 
@@ -117,6 +151,8 @@ async function main(argv: string[]): Promise<void> {
       sub: { type: 'string' },
       ttl: { type: 'string' },
       claim: { type: 'string', multiple: true },
+      version: { type: 'string' },
+      reason: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -133,6 +169,8 @@ async function main(argv: string[]): Promise<void> {
   const config = loadConfig();
   if (command === 'serve') return serve(config);
   if (command === 'keys' && sub === 'list') return keysList(config);
+  if (command === 'keys' && sub === 'rotate') return keysRotate(config, values.ring);
+  if (command === 'keys' && sub === 'revoke') return keysRevoke(config, values.ring, values.version, values.reason);
   if (command === 'jwks') return printJwks(config, values.ring);
   if (command === 'token') return token(config, values);
   throw new ConfigError('command', `unknown command "${positionals.join(' ')}"\n\n${USAGE}`);

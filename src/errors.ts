@@ -121,3 +121,12 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+export class ConflictError extends GatewayError {
+  override readonly code: string = 'ERR_CONFLICT';
+  override readonly status: number = 409;
+}
+export class RotationInProgressError extends ConflictError {
+  override readonly code: string = 'ERR_ROTATION_IN_PROGRESS';
+  override retryAfterSeconds = 5;
+}

@@ -2,6 +2,7 @@
 import type { SignetConfig } from './config/schema.js';
 import type { KeyService } from './keyring/key-service.js';
 import type { Clock } from './keyring/keyring.js';
+import type { RotationController } from './keyring/rotation.js';
 import type { Metrics } from './observability/metrics.js';
 import type { ClientDirectory } from './tokens/policy.js';
 
@@ -11,6 +12,7 @@ export interface Services {
   clients: ClientDirectory;
   metrics: Metrics;
   clock: Clock;
+  rotation: RotationController;
 }
 
 declare module 'fastify' {

@@ -45,7 +45,7 @@ describe('configuration', () => {
     ['a client naming a missing ring', { ...base(), clients: [{ ...openClient(), rings: ['ghost'] }] }, 'clients[0].rings[0]', /no ring named "ghost"/],
     ['two clients sharing a key', { ...base(), clients: [openClient(), { ...openClient(), name: 'b' }] }, 'clients[1].api_key_sha256', /share one API key/],
     ['a port out of range', { ...base(), server: { port: 70000 } }, 'server.port', /0 to 65535/],
-    ['prepublish shorter than the JWKS cache lifetime', { ...base(), rings: [{ name: 'main', backend: 'dev', alg: 'ES256', prepublish_seconds: 100 }] }, 'rings[0].prepublish_seconds', /prepublish_seconds ≥ 360/],
+    ['prepublish shorter than the JWKS cache lifetime', { ...base(), rings: [{ name: 'main', backend: 'dev', alg: 'ES256', prepublish_seconds: 100 }] }, 'rings[0].prepublish_seconds', /prepublish_seconds ≥ 370/],
     ['grace shorter than max TTL + max-age', { ...base(), rings: [{ name: 'main', backend: 'dev', alg: 'ES256', grace_seconds: 3000 }] }, 'rings[0].grace_seconds', /grace_seconds ≥ 3900/],
     ['a rotation period not longer than prepublish', { ...base(), rings: [{ name: 'main', backend: 'dev', alg: 'ES256', rotation_period_seconds: 400 }] }, 'rings[0].rotation_period_seconds', /longer than prepublish_seconds/],
     ['a duplicate ring', { ...base(), rings: [{ name: 'main', backend: 'dev', alg: 'ES256' }, { name: 'main', backend: 'dev', alg: 'ES384' }] }, 'rings[1].name', /defined twice/],

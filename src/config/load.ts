@@ -11,6 +11,7 @@ import type { BackendConfig, ClientConfig, RingConfig, SignetConfig, WebhookConf
 export type Env = Readonly<Record<string, string | undefined>>;
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+export const WEBHOOK_EVENTS = ['key.rotated', 'key.revoked'] as const;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 export function sha256Hex(value: string): string {
@@ -134,6 +135,8 @@ function readSecretFile(field: string, file: string): string {
 export interface JwksStaleness {
   maxAgeMs: number;
   staleWhileRevalidateMs: number;
+  /** A replica may see a new backend version this late, so it is published this much later. */
+  refreshIntervalMs: number;
 }
 
 function parseRing(fields: Fields, publicUrl: string, staleness: JwksStaleness, backends: Map<string, BackendConfig>): RingConfig {
@@ -170,10 +173,11 @@ function parseRing(fields: Fields, publicUrl: string, staleness: JwksStaleness, 
 export function checkRotationInvariants(ring: RingConfig, staleness: JwksStaleness, fields: Fields): void {
   const s = (ms: number): string => `${ms / 1000}s`;
   const jwksMaxAgeMs = staleness.maxAgeMs;
-  // A cache may serve a JWKS for max-age, then stale-while-revalidate more: the new kid must be in it by then.
-  const cachedForMs = staleness.maxAgeMs + staleness.staleWhileRevalidateMs;
+  // A replica publishes a new version up to one refresh interval after it exists, and a cache may
+  // serve a JWKS for max-age, then stale-while-revalidate more: the new kid must be in it by then.
+  const cachedForMs = staleness.maxAgeMs + staleness.staleWhileRevalidateMs + staleness.refreshIntervalMs;
   if (ring.prepublishMs < cachedForMs) {
-    throw new ConfigError(fields.at('prepublish_seconds'), `${s(ring.prepublishMs)} is shorter than jwks.max_age_seconds + jwks.stale_while_revalidate_seconds (${s(cachedForMs)}): a verifier with a cached JWKS would meet the new kid before it can know it. Set prepublish_seconds ≥ ${cachedForMs / 1000}`);
+    throw new ConfigError(fields.at('prepublish_seconds'), `${s(ring.prepublishMs)} is shorter than jwks.max_age_seconds + jwks.stale_while_revalidate_seconds + refresh_interval_seconds (${s(cachedForMs)}): a verifier with a cached JWKS would meet the new kid before it can know it. Set prepublish_seconds ≥ ${cachedForMs / 1000}`);
   }
   if (ring.graceMs < ring.maxTokenTtlMs + jwksMaxAgeMs) {
     throw new ConfigError(fields.at('grace_seconds'), `${s(ring.graceMs)} is shorter than max_token_ttl_seconds + jwks.max_age_seconds (${s(ring.maxTokenTtlMs + jwksMaxAgeMs)}): tokens would outlive their key in the JWKS. Set grace_seconds ≥ ${(ring.maxTokenTtlMs + jwksMaxAgeMs) / 1000}`);
@@ -208,7 +212,7 @@ function parseClient(fields: Fields, rings: Map<string, RingConfig>): ClientConf
 export function loadConfig(env: Env = process.env): SignetConfig {
   const devMode = !env.SIGNET_CONFIG;
   const raw = devMode ? devConfig(env) : readFileConfig(env.SIGNET_CONFIG!, env);
-  const top = Fields.of('', raw, ['server', 'jwks', 'backends', 'rings', 'clients', 'admin', 'webhooks', 'refresh_interval_seconds', 'redis_url']);
+  const top = Fields.of('', raw, ['server', 'jwks', 'backends', 'rings', 'clients', 'admin', 'webhooks', 'refresh_interval_seconds', 'redis_url', 'state_dir']);
 
   const server = Fields.of('server', top.value('server'), ['host', 'port', 'public_url', 'body_limit_bytes', 'trust_proxy', 'log_level']);
   const host = env.SIGNET_HOST ?? server.string('host', '127.0.0.1');
@@ -218,7 +222,8 @@ export function loadConfig(env: Env = process.env): SignetConfig {
 
   const jwks = Fields.of('jwks', top.value('jwks'), ['max_age_seconds', 'stale_while_revalidate_seconds', 'stale_if_error_seconds', 'cors_origins']);
   const maxAgeMs = new Fields('jwks', { max_age_seconds: env.SIGNET_JWKS_MAX_AGE_SECONDS ?? jwks.value('max_age_seconds') }, ['max_age_seconds']).seconds('max_age_seconds', 300, { max: 86400 });
-  const staleness: JwksStaleness = { maxAgeMs, staleWhileRevalidateMs: jwks.seconds('stale_while_revalidate_seconds', 60, { max: 86400 }) };
+  const refreshIntervalMs = top.seconds('refresh_interval_seconds', 10, { min: 1, max: 3600 });
+  const staleness: JwksStaleness = { maxAgeMs, staleWhileRevalidateMs: jwks.seconds('stale_while_revalidate_seconds', 60, { max: 86400 }), refreshIntervalMs };
 
   const backends = new Map<string, BackendConfig>();
   const backendEntries = top.value('backends') ?? {};
@@ -269,11 +274,26 @@ export function loadConfig(env: Env = process.env): SignetConfig {
   for (const [index, hash] of adminKeys.entries()) {
     if (!SHA256_HEX.test(hash.toLowerCase())) throw new ConfigError(`admin.api_key_sha256[${index}]`, 'must be a 64-hex-digit SHA-256 (generate one with `signet client-key`)');
   }
-  if (devMode && env.SIGNET_DEV_ADMIN_API_KEY) adminKeys.push(sha256Hex(env.SIGNET_DEV_ADMIN_API_KEY));
+  let devAdminKey: SignetConfig['devAdminKey'];
+  if (devMode) {
+    const value = env.SIGNET_DEV_ADMIN_API_KEY ?? generateApiKey();
+    devAdminKey = { value, generated: env.SIGNET_DEV_ADMIN_API_KEY === undefined };
+    adminKeys.push(sha256Hex(value));
+  }
 
   const webhooks: WebhookConfig[] = (top.list('webhooks') as unknown[]).map((entry, index) => {
-    const f = Fields.of(`webhooks[${index}]`, entry, ['url', 'events']);
-    return { url: f.url('url'), events: f.strings('events', ['key.revoked', 'key.rotated']) };
+    const f = Fields.of(`webhooks[${index}]`, entry, ['url', 'events', 'attempts', 'initial_backoff_ms', 'timeout_ms']);
+    const events = f.strings('events', [...WEBHOOK_EVENTS]);
+    for (const [i, event] of events.entries()) {
+      if (!(WEBHOOK_EVENTS as readonly string[]).includes(event)) throw new ConfigError(`webhooks[${index}].events[${i}]`, `must be one of ${WEBHOOK_EVENTS.join(', ')}`);
+    }
+    return {
+      url: f.url('url'),
+      events,
+      attempts: f.integer('attempts', 6, { min: 1, max: 20 }),
+      initialBackoffMs: f.integer('initial_backoff_ms', 1000, { min: 1, max: 600_000 }),
+      timeoutMs: f.integer('timeout_ms', 5000, { min: 100, max: 60_000 }),
+    };
   });
 
   return {
@@ -291,7 +311,8 @@ export function loadConfig(env: Env = process.env): SignetConfig {
       staleIfErrorMs: jwks.seconds('stale_if_error_seconds', 86400),
       corsOrigins: jwks.strings('cors_origins', ['*']),
     },
-    refreshIntervalMs: top.seconds('refresh_interval_seconds', 10, { min: 1, max: 3600 }),
+    refreshIntervalMs,
+    stateDir: env.SIGNET_STATE_DIR ?? top.string('state_dir', '.signet/state'),
     redisUrl: env.SIGNET_REDIS_URL ?? top.optionalString('redis_url'),
     backends,
     rings,
@@ -299,5 +320,6 @@ export function loadConfig(env: Env = process.env): SignetConfig {
     admin: { apiKeySha256: adminKeys.map((hash) => hash.toLowerCase()) },
     webhooks,
     devApiKey,
+    devAdminKey,
   };
 }

@@ -69,6 +69,10 @@ export interface AdminConfig {
 export interface WebhookConfig {
   url: string;
   events: string[];
+  /** Delivery attempts before giving up (exponential backoff between them). */
+  attempts: number;
+  initialBackoffMs: number;
+  timeoutMs: number;
 }
 
 export interface SignetConfig {
@@ -89,6 +93,8 @@ export interface SignetConfig {
   /** How often each replica re-reads versions from its backends (also bounds revocation spread). */
   refreshIntervalMs: number;
   redisUrl?: string;
+  /** Revocations when no Redis is configured: shared only by processes that share this directory. */
+  stateDir: string;
   backends: Map<string, BackendConfig>;
   rings: Map<string, RingConfig>;
   clients: ClientConfig[];
@@ -96,4 +102,5 @@ export interface SignetConfig {
   webhooks: WebhookConfig[];
   /** Dev mode: set when no config file was given; the dev API key to print once. */
   devApiKey?: { value: string; generated: boolean };
+  devAdminKey?: { value: string; generated: boolean };
 }

@@ -21,7 +21,13 @@ function fixedLength(integer: asn1js.AsnType, size: number, name: string): Uint8
 
 /** `size` is the byte length of one coordinate: 32 (P-256, secp256k1), 48 (P-384), 66 (P-521). */
 export function derToJoseSignature(der: Uint8Array, size: number): Uint8Array {
-  const parsed = asn1js.fromBER(der);
+  let parsed: ReturnType<typeof asn1js.fromBER>;
+  try {
+    parsed = asn1js.fromBER(der);
+  } catch (error) {
+    // asn1js throws on some malformed inputs (e.g. odd-length BMPString) instead of flagging them.
+    throw new MalformedDerError('ECDSA signature is not valid DER', { cause: error });
+  }
   if (parsed.offset === -1 || parsed.offset !== der.byteLength) {
     throw new MalformedDerError('ECDSA signature is not valid DER');
   }

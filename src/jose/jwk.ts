@@ -53,7 +53,13 @@ function unsignedBytes(bytes: Uint8Array): Uint8Array {
 }
 
 function parseDer(der: Uint8Array, what: string): asn1js.AsnType {
-  const parsed = asn1js.fromBER(der);
+  let parsed: ReturnType<typeof asn1js.fromBER>;
+  try {
+    parsed = asn1js.fromBER(der);
+  } catch (error) {
+    // asn1js throws on some malformed inputs instead of flagging them.
+    throw new MalformedDerError(`${what} is not valid DER`, { cause: error });
+  }
   if (parsed.offset === -1 || parsed.offset !== der.byteLength) {
     throw new MalformedDerError(`${what} is not valid DER`);
   }

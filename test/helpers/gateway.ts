@@ -18,7 +18,8 @@ export function tempDir(prefix = 'signet-test-'): string {
 /** Writes `raw` as a config file and loads it exactly as `signet serve` would. */
 export function configFrom(raw: Record<string, unknown>, env: Record<string, string> = {}): SignetConfig {
   const file = join(tempDir(), 'signet.json');
-  writeFileSync(file, JSON.stringify(raw));
+  // Each test gets its own state directory so revocations never leak between tests.
+  writeFileSync(file, JSON.stringify({ state_dir: join(tempDir(), 'state'), ...raw }));
   return loadConfig({ SIGNET_CONFIG: file, ...env });
 }
 

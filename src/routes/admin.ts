@@ -1,0 +1,132 @@
+// Operator API under /v1/admin, with its own credentials (never a caller's API key):
+// inspect rings and versions, rotate, revoke.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyPluginAsync } from 'fastify';
+import { UnauthenticatedError } from '../errors.js';
+import type { KeyRing } from '../keyring/keyring.js';
+import { errorResponses } from './error-schema.js';
+
+const ringParams = { type: 'object', required: ['ring'], properties: { ring: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' } } } as const;
+
+const versionSchema = {
+  type: 'object',
+  properties: {
+    version: { type: 'integer' },
+    kid: { type: 'string' },
+    state: { type: 'string' },
+    created_at: { type: 'string' },
+    signs_from: { type: 'string' },
+    superseded_at: { type: 'string' },
+    unpublish_at: { type: 'string' },
+    canary_error: { type: 'string' },
+  },
+} as const;
+
+const ringSchema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    backend: { type: 'string' },
+    key: { type: 'string' },
+    alg: { type: 'string' },
+    issuer: { type: 'string' },
+    signing_version: { type: ['integer', 'null'] },
+    signing_early: { type: 'boolean' },
+    next_change_at: { type: ['string', 'null'] },
+    rotation_due_at: { type: ['string', 'null'] },
+    refresh_error: { type: 'string' },
+    versions: { type: 'array', items: versionSchema },
+  },
+} as const;
+
+const iso = (ms: number | null | undefined): string | undefined => (ms === null || ms === undefined ? undefined : new Date(ms).toISOString());
+
+export const adminRoutes: FastifyPluginAsync = async (app) => {
+  const { keys, config, rotation } = app.signet;
+  const adminHashes = config.admin.apiKeySha256.map((hex) => Buffer.from(hex, 'hex'));
+
+  app.addHook('onRequest', async (request) => {
+    const match = /^Bearer ([\x21-\x7e]{1,512})$/.exec(request.headers.authorization ?? '');
+    if (!match) throw new UnauthenticatedError('send the admin API key as "Authorization: Bearer <key>"');
+    const presented = createHash('sha256').update(match[1]!).digest();
+    let ok = false;
+    for (const hash of adminHashes) ok = timingSafeEqual(hash, presented) || ok; // no early exit
+    if (!ok) throw new UnauthenticatedError('unknown admin API key');
+  });
+
+  const describeRing = (ring: KeyRing) => {
+    const { view, versions } = ring.current();
+    const refreshError = keys.refreshFailures.get(ring.name);
+    return {
+      name: ring.name,
+      backend: ring.backend.kind,
+      key: ring.config.key,
+      alg: ring.config.alg,
+      issuer: ring.config.issuer,
+      signing_version: view.signing,
+      signing_early: view.signingEarly,
+      next_change_at: iso(view.nextChangeAt) ?? null,
+      rotation_due_at: iso(view.rotationDueAt) ?? null,
+      ...(refreshError ? { refresh_error: refreshError } : {}),
+      versions: view.versions.map((status) => ({
+        version: status.version,
+        kid: ring.kidOf(status.version),
+        state: status.state,
+        created_at: versions.find((v) => v.version === status.version)?.createdAt.toISOString(),
+        signs_from: iso(status.eligibleAt),
+        superseded_at: iso(status.supersededAt),
+        unpublish_at: iso(status.unpublishAt),
+        canary_error: ring.canaryFailures.get(status.version),
+      })),
+    };
+  };
+
+  const unauthorised = errorResponses(401, 404, 409, 503);
+
+  app.get('/v1/admin/rings', { schema: { response: { 200: { type: 'object', properties: { rings: { type: 'array', items: ringSchema } } }, ...unauthorised } } }, async () => ({
+    rings: [...keys.rings.values()].filter((ring) => ring.loaded).map(describeRing),
+  }));
+
+  app.get<{ Params: { ring: string } }>('/v1/admin/rings/:ring', { schema: { params: ringParams, response: { 200: ringSchema, ...unauthorised } } }, async (request) =>
+    describeRing(keys.ring(request.params.ring)),
+  );
+
+  app.post<{ Params: { ring: string } }>(
+    '/v1/admin/rings/:ring/rotate',
+    { schema: { params: ringParams, response: { 200: { type: 'object', properties: { version: { type: 'integer' }, kid: { type: 'string' }, signs_from: { type: 'string' } } }, ...unauthorised } } },
+    async (request) => {
+      const ring = keys.ring(request.params.ring);
+      const version = await rotation.rotateNow(ring);
+      const status = ring.current().view.versions.find((v) => v.version === version);
+      request.log.warn({ ring: ring.name, version }, 'admin: rotated');
+      return { version, kid: ring.kidOf(version), signs_from: iso(status?.eligibleAt) };
+    },
+  );
+
+  app.post<{ Params: { ring: string; version: string }; Body: { reason?: string } | undefined }>(
+    '/v1/admin/rings/:ring/versions/:version/revoke',
+    {
+      schema: {
+        params: { type: 'object', required: ['ring', 'version'], properties: { ...ringParams.properties, version: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } } },
+        body: { type: 'object', additionalProperties: false, properties: { reason: { type: 'string', maxLength: 500 } } },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              version: { type: 'integer' },
+              kid: { type: 'string' },
+              replacement: { type: 'object', properties: { version: { type: 'integer' }, kid: { type: 'string' } } },
+            },
+          },
+          ...unauthorised,
+        },
+      },
+    },
+    async (request) => {
+      const ring = keys.ring(request.params.ring);
+      const result = await rotation.revoke(ring, Number(request.params.version), request.body?.reason ?? 'revoked via admin API');
+      request.log.warn({ ring: ring.name, version: result.version }, 'admin: revoked');
+      return result;
+    },
+  );
+};

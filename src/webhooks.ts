@@ -1,0 +1,89 @@
+// Key events (rotated, revoked) pushed to configured URLs. The body is a JWT signed by Signet
+// itself, so a receiver verifies it with the same JWKS it already trusts: no shared secret.
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { WebhookConfig } from './config/schema.js';
+import type { KeyRing } from './keyring/keyring.js';
+import { signCompact } from './tokens/issue.js';
+
+export type WebhookEvent = 'key.rotated' | 'key.revoked';
+export const WEBHOOK_TYP = 'signet-event+jwt';
+
+export interface Delivery {
+  url: string;
+  event: WebhookEvent;
+  delivered: boolean;
+  attempts: number;
+}
+
+export class WebhookNotifier {
+  private readonly timers = new Map<NodeJS.Timeout, () => void>();
+  private closed = false;
+
+  constructor(
+    private readonly hooks: readonly WebhookConfig[],
+    private readonly logger: Logger,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** Signs one event per hook (aud = the hook's URL) and delivers it with retries; never throws. */
+  notify(ring: KeyRing, event: WebhookEvent, data: Record<string, unknown>): Promise<Delivery[]> {
+    const targets = this.hooks.filter((hook) => hook.events.includes(event));
+    return Promise.all(targets.map((hook) => this.deliver(hook, ring, event, data)));
+  }
+
+  private async deliver(hook: WebhookConfig, ring: KeyRing, event: WebhookEvent, data: Record<string, unknown>): Promise<Delivery> {
+    const now = Math.floor(this.clock() / 1000);
+    let body: string;
+    try {
+      ({ token: body } = await signCompact(
+        ring,
+        { iss: ring.config.issuer, aud: hook.url, iat: now, exp: now + 3600, jti: randomBytes(16).toString('base64url'), event, ring: ring.name, ...data },
+        WEBHOOK_TYP,
+      ));
+    } catch (error) {
+      this.logger.error({ err: error, url: hook.url, event }, 'webhook: could not sign the event');
+      return { url: hook.url, event, delivered: false, attempts: 0 };
+    }
+    for (let attempt = 1; attempt <= hook.attempts && !this.closed; attempt++) {
+      try {
+        const response = await fetch(hook.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/jwt', 'user-agent': 'signet-webhook' },
+          body,
+          signal: AbortSignal.timeout(hook.timeoutMs),
+        });
+        if (response.ok) {
+          this.logger.info({ url: hook.url, event, attempt }, 'webhook delivered');
+          return { url: hook.url, event, delivered: true, attempts: attempt };
+        }
+        this.logger.warn({ url: hook.url, event, attempt, status: response.status }, 'webhook rejected');
+      } catch (error) {
+        this.logger.warn({ url: hook.url, event, attempt, err: (error as Error).message }, 'webhook delivery failed');
+      }
+      if (attempt < hook.attempts) await this.sleep(hook.initialBackoffMs * 2 ** (attempt - 1));
+    }
+    this.logger.error({ url: hook.url, event }, 'webhook given up');
+    return { url: hook.url, event, delivered: false, attempts: hook.attempts };
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        resolve();
+      }, ms);
+      timer.unref();
+      this.timers.set(timer, resolve);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const [timer, resolve] of this.timers) {
+      clearTimeout(timer);
+      resolve(); // the delivery loop sees `closed` and stops
+    }
+    this.timers.clear();
+  }
+}
