@@ -7,7 +7,7 @@ const t0 = Date.UTC(2026, 0, 1);
 const at = (minutes: number): number => t0 + minutes * MIN;
 // prepublish 10 min, grace 60 min, rotation every 24 h
 const policy: RotationPolicy = { prepublishMs: 10 * MIN, graceMs: 60 * MIN, rotationPeriodMs: 24 * 60 * MIN };
-const v = (version: number, createdMinute: number, extra: Partial<VersionFacts> = {}): VersionFacts => ({ version, createdAt: at(createdMinute), ...extra });
+const v = (version: number, createdMinute: number, extra: Partial<VersionFacts> = {}): VersionFacts => ({ version, publishedAt: at(createdMinute), ...extra });
 
 interface Row {
   name: string;
@@ -23,6 +23,8 @@ interface Row {
 const rows: Row[] = [
   { name: 'no versions', versions: [], now: 0, states: {}, signing: null, published: [], nextChange: null },
   { name: 'a single brand-new version signs at once (no verifier can hold a stale JWKS of an unused ring)', versions: [v(1, 0)], now: 1, states: { 1: 'active' }, signing: 1, published: [1], early: true, nextChange: at(24 * 60) },
+  { name: 'a second version made while the first still signs early does not take over', versions: [v(1, 0), v(2, 1)], now: 2, states: { 1: 'active', 2: 'pending' }, signing: 1, published: [1, 2], early: true },
+  { name: 'with two early versions after a revocation, the one published longest signs', versions: [v(1, 0, { revoked: true }), v(2, 1), v(3, 2)], now: 3, states: { 1: 'revoked', 2: 'active', 3: 'pending' }, signing: 2, published: [2, 3], early: true },
   { name: 'a single old version is active', versions: [v(1, 0)], now: 30, states: { 1: 'active' }, signing: 1, published: [1], early: false },
   { name: 'a new version is pending and published before it signs', versions: [v(1, 0), v(2, 100)], now: 105, states: { 1: 'active', 2: 'pending' }, signing: 1, published: [1, 2], nextChange: at(110) },
   { name: 'exactly at prepublish the new version takes over; the old one retires', versions: [v(1, 0), v(2, 100)], now: 110, states: { 1: 'retiring', 2: 'active' }, signing: 2, published: [1, 2], nextChange: at(170) },

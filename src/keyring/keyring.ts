@@ -47,6 +47,8 @@ export class KeyRing {
   private readonly canaryPassed = new Set<string>();
   readonly canaryFailures = new Map<number, string>();
   private versions: KeyVersion[] = [];
+  /** When each version counts as published here (see VersionFacts.publishedAt). */
+  private readonly publishedAt = new Map<number, number>();
   private revoked = new Set<number>();
   private snapshot?: RingSnapshot;
 
@@ -77,6 +79,16 @@ export class KeyRing {
       this.revocations?.revokedVersions(this.name) ?? Promise.resolve(new Set<number>()),
     ]);
     for (const version of versions) await this.jwkFor(version);
+    const initialLoad = this.snapshot === undefined;
+    const now = this.clock();
+    for (const version of versions) {
+      if (!this.publishedAt.has(version.version)) {
+        // At start-up the backend's times are all we know; after it, this replica saw the version
+        // appear now, so it cannot have been in any JWKS we served before now.
+        const created = version.createdAt.getTime();
+        this.publishedAt.set(version.version, initialLoad ? created : Math.max(created, now));
+      }
+    }
     this.versions = versions;
     this.revoked = revoked;
     if (this.canary) await this.runCanaries();
@@ -95,7 +107,7 @@ export class KeyRing {
   private facts(): VersionFacts[] {
     return this.versions.map((v) => ({
       version: v.version,
-      createdAt: v.createdAt.getTime(),
+      publishedAt: this.publishedAt.get(v.version)!,
       revoked: this.revoked.has(v.version) || v.disabled === true,
       canaryFailed: this.canaryFailures.has(v.version),
     }));

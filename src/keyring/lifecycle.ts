@@ -12,8 +12,12 @@ export type VersionState = 'pending' | 'active' | 'retiring' | 'retired' | 'revo
 
 export interface VersionFacts {
   version: number;
-  /** Unix ms, from the backend. */
-  createdAt: number;
+  /**
+   * Unix ms from which the version counts as published: its backend creation time, or, for a
+   * version this replica discovered after start-up, the moment it did if that is later. A backend
+   * clock behind ours, or a refresh that came late, then never shortens pre-publication.
+   */
+  publishedAt: number;
   revoked?: boolean;
   /** A pending version whose canary failed never becomes active until it passes. */
   canaryFailed?: boolean;
@@ -29,7 +33,7 @@ export interface RotationPolicy {
 export interface VersionStatus {
   version: number;
   state: VersionState;
-  /** When this version may first sign (createdAt + prepublish). */
+  /** When this version may first sign (publishedAt + prepublish). */
   eligibleAt: number;
   /** When a newer version took over signing, if one has. */
   supersededAt?: number;
@@ -57,7 +61,7 @@ export interface LifecycleView {
 export function computeLifecycle(facts: readonly VersionFacts[], policy: RotationPolicy, now: number): LifecycleView {
   const sorted = [...facts].sort((a, b) => a.version - b.version);
   const live = sorted.filter((v) => !v.revoked);
-  const eligibleAt = (v: VersionFacts): number => v.createdAt + policy.prepublishMs;
+  const eligibleAt = (v: VersionFacts): number => v.publishedAt + policy.prepublishMs;
   const canSign = (v: VersionFacts): boolean => eligibleAt(v) <= now && !v.canaryFailed;
 
   // A version is superseded once any newer version became able to sign, revoked or not: a
@@ -69,12 +73,14 @@ export function computeLifecycle(facts: readonly VersionFacts[], policy: Rotatio
   };
 
   // The newest live version that has waited out prepublish and was not superseded signs. With none
-  // (the first version of a ring, or a revoked active version), the newest live version signs at
-  // once: no verifier can hold a stale JWKS of a ring that never signed, and a revoked key must
-  // stop now (verifiers refetch on the unknown kid; see README "Emergency revocation").
-  let signer = [...live].reverse().find((v) => canSign(v) && supersededAt(v) === undefined);
-  const signingEarly = signer === undefined && live.length > 0;
-  signer ??= live.at(-1);
+  // (the first version of a ring, or a revoked active version), the oldest live version not yet
+  // superseded signs at once: it has been published longest, no verifier can hold a stale JWKS of a
+  // ring that never signed, and a revoked key must stop now (verifiers refetch on the unknown kid;
+  // see README "Emergency revocation").
+  const current = live.filter((v) => supersededAt(v) === undefined);
+  let signer = [...current].reverse().find(canSign);
+  const signingEarly = signer === undefined && current.length > 0;
+  signer ??= current[0];
 
   const versions: VersionStatus[] = sorted.map((v) => {
     const base = { version: v.version, eligibleAt: eligibleAt(v) };
@@ -88,7 +94,7 @@ export function computeLifecycle(facts: readonly VersionFacts[], policy: Rotatio
 
   const hasNewer = signer !== undefined && live.some((v) => v.version > signer.version);
   const rotationDueAt =
-    policy.rotationPeriodMs > 0 && signer && !hasNewer ? signer.createdAt + policy.rotationPeriodMs : null;
+    policy.rotationPeriodMs > 0 && signer && !hasNewer ? signer.publishedAt + policy.rotationPeriodMs : null;
 
   const future = (times: Array<number | undefined | null>): number | null => {
     const upcoming = times.filter((t): t is number => typeof t === 'number' && t > now);
