@@ -17,6 +17,7 @@ import {
   UnsupportedKeyError,
 } from '../errors.js';
 import type { BackendHealth, KeyRef, KeyVersion, SigningBackend } from './backend.js';
+import { GroupCommit, type ItemResult } from './group-commit.js';
 
 /** The two calls this backend needs; node-vault's client satisfies it, and so can a test fake. */
 export interface VaultClient {
@@ -33,6 +34,16 @@ export interface VaultTransitOptions {
   approle?: { roleId: string; secretId: string; mount: string };
   timeoutMs: number;
   caFile?: string;
+  /** Largest batch_input; 1 turns batching off. */
+  batchMaxSize?: number;
+  /** Batches in flight at once per key version. */
+  batchMaxInFlight?: number;
+}
+
+interface SignItem {
+  ref: KeyRef;
+  version: number;
+  input: string;
 }
 
 interface TransitKeyData {
@@ -43,6 +54,7 @@ interface TransitKeyData {
 
 interface TransitSignData {
   signature?: string;
+  batch_results?: Array<{ signature?: string; error?: string }>;
 }
 
 interface VaultApiError {
@@ -85,12 +97,14 @@ export class VaultTransitBackend implements SigningBackend {
   private readonly mount: string;
   private login?: Promise<void>;
   private renewing = false;
+  readonly batcher: GroupCommit<SignItem, Uint8Array>;
 
   constructor(
     private readonly options: VaultTransitOptions,
     private readonly client: VaultClient = VaultTransitBackend.createClient(options),
   ) {
     this.mount = options.mount.replace(/^\/+|\/+$/g, '');
+    this.batcher = new GroupCommit((options.batchMaxSize ?? 64), (_lane, items) => this.signBatch(items), options.batchMaxInFlight ?? 2);
   }
 
   static createClient(options: VaultTransitOptions): VaultClient {
@@ -203,12 +217,39 @@ export class VaultTransitBackend implements SigningBackend {
     }
   }
 
-  async sign(ref: KeyRef, version: number, signingInput: Uint8Array): Promise<Uint8Array> {
-    const parameters = signParameters(ref.alg, version, Buffer.from(signingInput).toString('base64'));
-    const response = await this.call(ref, 'sign', () =>
-      this.client.write(`${this.mount}/sign/${encodeURIComponent(ref.key)}`, parameters),
-    );
-    return parseTransitSignature((response?.data as TransitSignData | undefined)?.signature, version, ref);
+  /** Concurrent signs with the same key version share one Transit request (group commit). */
+  sign(ref: KeyRef, version: number, signingInput: Uint8Array): Promise<Uint8Array> {
+    const item = { ref, version, input: Buffer.from(signingInput).toString('base64') };
+    return this.batcher.submit(`${ref.key}\u0000${version}\u0000${ref.alg}`, item);
+  }
+
+  /** One Transit call for items that share key, version and alg: plain for one, batch_input for more. */
+  async signBatch(items: readonly SignItem[]): Promise<ItemResult<Uint8Array>[]> {
+    const { ref, version } = items[0]!;
+    const path = `${this.mount}/sign/${encodeURIComponent(ref.key)}`;
+    if (items.length === 1) {
+      try {
+        const response = await this.call(ref, 'sign', () => this.client.write(path, signParameters(ref.alg, version, items[0]!.input)));
+        return [{ ok: true, value: parseTransitSignature((response?.data as TransitSignData | undefined)?.signature, version, ref) }];
+      } catch (error) {
+        return [{ ok: false, error }];
+      }
+    }
+    const { input: _unused, ...shared } = signParameters(ref.alg, version, '');
+    const response = await this.call(ref, 'sign', () => this.client.write(path, { ...shared, batch_input: items.map((item) => ({ input: item.input })) }));
+    const results = (response?.data as TransitSignData | undefined)?.batch_results;
+    if (!Array.isArray(results) || results.length !== items.length) {
+      throw new BackendResponseError(`Transit returned ${Array.isArray(results) ? results.length : 'no'} batch results for ${items.length} inputs`);
+    }
+    // Transit answers a batch with HTTP 200 and an error per failed item: each goes to its own caller.
+    return results.map((result) => {
+      if (result.error) return { ok: false, error: vaultError({ response: { statusCode: 400, body: { errors: [result.error] } } }, ref, 'sign') };
+      try {
+        return { ok: true, value: parseTransitSignature(result.signature, version, ref) };
+      } catch (error) {
+        return { ok: false, error };
+      }
+    });
   }
 
   async health(): Promise<BackendHealth> {

@@ -78,7 +78,7 @@ function parseBackend(name: string, path: string, entry: Raw): BackendConfig {
       return { type, name, dataDir: f.string('data_dir', '.signet/keys'), allowInProduction: f.boolean('allow_in_production', false) };
     }
     case 'vault-transit': {
-      const f = Fields.of(path, entry, ['type', 'address', 'mount', 'namespace', 'token', 'token_file', 'approle', 'timeout_ms', 'ca_file', 'batch_max_size']);
+      const f = Fields.of(path, entry, ['type', 'address', 'mount', 'namespace', 'token', 'token_file', 'approle', 'timeout_ms', 'ca_file', 'batch_max_size', 'batch_max_in_flight']);
       let token = f.optionalString('token');
       const tokenFile = f.optionalString('token_file');
       if (tokenFile) token = readSecretFile(f.at('token_file'), tokenFile);
@@ -106,6 +106,7 @@ function parseBackend(name: string, path: string, entry: Raw): BackendConfig {
         timeoutMs: f.integer('timeout_ms', 5000, { min: 100, max: 60_000 }),
         caFile: f.optionalString('ca_file'),
         batchMaxSize: f.integer('batch_max_size', 64, { min: 1, max: 1000 }),
+        batchMaxInFlight: f.integer('batch_max_in_flight', 2, { min: 1, max: 64 }),
       };
     }
     case 'aws-kms': {

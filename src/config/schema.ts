@@ -19,8 +19,9 @@ export interface VaultBackendConfig {
   approle?: { roleId: string; secretId: string; mount: string };
   timeoutMs: number;
   caFile?: string;
-  /** Coalesce concurrent signs into one batch_input call. */
+  /** Coalesce concurrent signs into one batch_input call of at most this many inputs (1 = off). */
   batchMaxSize: number;
+  batchMaxInFlight: number;
 }
 
 export interface AwsKmsBackendConfig {
