@@ -36,6 +36,8 @@ export interface BuildOptions {
   backends?: Map<string, SigningBackend>;
   state?: SharedState;
   canary?: Canary | false;
+  /** Scheduled rotation and change events; off for read-only CLI commands. */
+  scheduling?: boolean;
 }
 
 function createSharedState(config: SignetConfig, logger: Logger): SharedState {
@@ -162,7 +164,7 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
         );
       }
     }
-    await rotation.start();
+    if (options.scheduling !== false) await rotation.start();
     await keys.start();
   });
   app.addHook('onClose', async () => {

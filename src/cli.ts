@@ -27,7 +27,8 @@ Environment: SIGNET_CONFIG, SIGNET_HOST, SIGNET_PORT, SIGNET_PUBLIC_URL, SIGNET_
 SIGNET_DEV_API_KEY, SIGNET_DATA_DIR, SIGNET_JWKS_MAX_AGE_SECONDS, SIGNET_REDIS_URL`;
 
 async function withKeys<T>(config: SignetConfig, work: (app: FastifyInstance) => Promise<T>): Promise<T> {
-  const app = await buildApp(config, { logger: createLogger(process.env.SIGNET_LOG_LEVEL ?? 'error') });
+  // No scheduler here: looking at keys must never rotate them.
+  const app = await buildApp(config, { logger: createLogger(process.env.SIGNET_LOG_LEVEL ?? 'error'), scheduling: false });
   try {
     await app.ready();
     return await work(app);
