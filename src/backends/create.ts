@@ -1,5 +1,6 @@
 // Backend type → implementation. The only place that knows every backend.
 import type { BackendConfig } from '../config/schema.js';
+import { AwsKmsBackend } from './aws-kms.js';
 import type { SigningBackend } from './backend.js';
 import { LocalBackend } from './local.js';
 import { VaultTransitBackend } from './vault-transit.js';
@@ -11,6 +12,6 @@ export function createBackend(config: BackendConfig): SigningBackend {
     case 'vault-transit':
       return new VaultTransitBackend(config);
     case 'aws-kms':
-      throw new Error('aws-kms backend is being added');
+      return new AwsKmsBackend(config);
   }
 }

@@ -2,6 +2,7 @@
 // key in it out of band (as an operator or Terraform would).
 import type { JwsAlg } from '../../src/jose/algorithms.js';
 import { ALGORITHMS } from '../../src/jose/algorithms.js';
+import { MOTO_REGION, provisionKmsVersion, useDummyAwsCredentials } from '../harness/kms.js';
 import { OPENBAO_ROOT_TOKEN, vaultRequest } from '../harness/openbao.js';
 import { tempDir } from './gateway.js';
 
@@ -43,6 +44,21 @@ export function vaultCase(urls: () => ServerUrls): ConformanceCase {
   };
 }
 
+export function awsKmsCase(urls: () => ServerUrls): ConformanceCase {
+  useDummyAwsCredentials();
+  return {
+    kind: 'aws-kms',
+    // Only what moto signs the way AWS does. PS256: moto uses the maximum PSS salt, which jose
+    // rejects (real KMS uses a hash-length salt; test/aws-kms.test.ts checks what moto does).
+    // EdDSA: moto has no ECC_NIST_EDWARDS25519 keys.
+    algs: ['ES256', 'ES384', 'ES512', 'ES256K', 'RS256'],
+    backendConfig: () => ({ type: 'aws-kms', region: MOTO_REGION, endpoint: urls().motoUrl }),
+    provision: async (key, alg) => {
+      await provisionKmsVersion(urls().motoUrl, key, alg);
+    },
+  };
+}
+
 export function conformanceCases(urls: () => ServerUrls): ConformanceCase[] {
-  return [localCase(), vaultCase(urls)];
+  return [localCase(), vaultCase(urls), awsKmsCase(urls)];
 }

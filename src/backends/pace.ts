@@ -1,0 +1,82 @@
+// Client-side pace limit: a token bucket per ring. KMS's cryptographic-operation quota is shared by
+// every caller in the account and region, so one busy ring must not spend all of it; and a call
+// that would have to queue for long fails fast (503 + Retry-After) instead of piling up behind
+// the SDK's retries while the caller's HTTP request times out.
+import { BackendThrottledError } from '../errors.js';
+
+export interface PaceOptions {
+  /** Calls per second per name; 0 means unlimited. */
+  ratePerSecond: number;
+  /** Calls allowed back to back after an idle spell. Default: one second's worth (at least 1). */
+  burst?: number;
+  /** A call that would wait longer than this fails instead of waiting. */
+  maxWaitMs?: number;
+  /** Milliseconds; injected by tests. */
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export const DEFAULT_MAX_WAIT_MS = 250;
+
+export class TokenBucket {
+  private tokens: number;
+  private updatedAt: number;
+
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly capacity: number,
+    private readonly now: () => number,
+  ) {
+    this.tokens = capacity;
+    this.updatedAt = now();
+  }
+
+  /**
+   * Reserves one call: returns how many ms to wait before making it, or undefined (and reserves
+   * nothing) when that wait would exceed `maxWaitMs`. Tokens may go negative: each reservation
+   * that waits pushes the next one further out, so waiting callers are spaced at the rate.
+   */
+  reserve(maxWaitMs: number): number | undefined {
+    // Never moves backwards: a clock that steps back and returns must not mint tokens twice.
+    const now = Math.max(this.now(), this.updatedAt);
+    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.updatedAt) * this.ratePerSecond) / 1000);
+    this.updatedAt = now;
+    const waitMs = this.tokens >= 1 ? 0 : ((1 - this.tokens) * 1000) / this.ratePerSecond;
+    if (waitMs > maxWaitMs) return undefined;
+    this.tokens -= 1;
+    return waitMs;
+  }
+}
+
+export class Pacer {
+  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly maxWaitMs: number;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(private readonly options: PaceOptions) {
+    this.maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+    this.now = options.now ?? (() => performance.now());
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  get unlimited(): boolean {
+    return this.options.ratePerSecond <= 0;
+  }
+
+  /** Waits for this name's turn, or throws BackendThrottledError (Retry-After 1) if that is too far off. */
+  async acquire(name: string): Promise<void> {
+    if (this.unlimited) return;
+    let bucket = this.buckets.get(name);
+    if (!bucket) {
+      const rate = this.options.ratePerSecond;
+      bucket = new TokenBucket(rate, this.options.burst ?? Math.max(1, rate), this.now);
+      this.buckets.set(name, bucket);
+    }
+    const waitMs = bucket.reserve(this.maxWaitMs);
+    if (waitMs === undefined) {
+      throw new BackendThrottledError(`ring "${name}" is over its client-side pace limit of ${this.options.ratePerSecond} KMS calls per second`, { retryAfterSeconds: 1 });
+    }
+    if (waitMs > 0) await this.sleep(waitMs);
+  }
+}
