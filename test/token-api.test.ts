@@ -7,6 +7,7 @@ import { configFrom, requestToken, startGateway, tempDir, TEST_API_KEY, type Run
 import { remoteVerifier } from './helpers/verify.js';
 
 const NARROW_KEY = 'sgt_narrow-client-key-0123456789abcdefghijkl';
+const LIMITED_KEY = 'sgt_limited-client-key-0123456789abcdefghij';
 
 describe('token API', () => {
   let gateway: RunningGateway;
@@ -30,6 +31,7 @@ describe('token API', () => {
           claims: ['scope', 'tenant'],
           max_ttl_seconds: 300,
         },
+        { name: 'chatty', api_key_sha256: sha256Hex(LIMITED_KEY), rings: ['main'], audiences: ['*'], rate_limit_per_second: 1, rate_limit_burst: 2 },
       ],
     });
     gateway = await startGateway(config);
@@ -131,6 +133,16 @@ describe('token API', () => {
     const big = await requestToken(gateway.url, { audience: 'x', claims: { blob: 'x'.repeat(20_000) } });
     expect(big.status).toBe(413);
     expect(big.body.error.code).toBe('ERR_PAYLOAD_TOO_LARGE');
+  });
+
+  it('rate-limits a client over its limit with 429 ERR_RATE_LIMITED and Retry-After', async () => {
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push(await requestToken(gateway.url, { audience: 'x' }, LIMITED_KEY));
+    expect(statuses.slice(0, 2).map((r) => r.status)).toEqual([200, 200]); // the burst
+    expect(statuses[2]!.status).toBe(429);
+    expect(statuses[2]!.body.error.code).toBe('ERR_RATE_LIMITED');
+    expect(statuses[2]!.headers.get('retry-after')).toBe('1');
+    expect((await requestToken(gateway.url, { audience: 'x' })).status).toBe(200); // other clients unaffected
   });
 
   it('answers unknown routes with 404 ERR_NOT_FOUND', async () => {

@@ -207,6 +207,8 @@ function parseClient(fields: Fields, rings: Map<string, RingConfig>): ClientConf
     subjects: fields.strings('subjects', []),
     maxTtlMs,
     claims: fields.strings('claims', []),
+    rateLimitPerSecond: fields.integer('rate_limit_per_second', 0, { max: 1_000_000 }),
+    rateLimitBurst: fields.integer('rate_limit_burst', 0, { max: 1_000_000 }),
   };
 }
 
@@ -254,7 +256,7 @@ export function loadConfig(env: Env = process.env): SignetConfig {
   if (rings.size === 0) throw new ConfigError('rings', 'define at least one ring');
 
   const clients: ClientConfig[] = (top.list('clients') as unknown[]).map((entry, index) =>
-    parseClient(Fields.of(`clients[${index}]`, entry, ['name', 'api_key_sha256', 'rings', 'audiences', 'subjects', 'max_ttl_seconds', 'claims']), rings),
+    parseClient(Fields.of(`clients[${index}]`, entry, ['name', 'api_key_sha256', 'rings', 'audiences', 'subjects', 'max_ttl_seconds', 'claims', 'rate_limit_per_second', 'rate_limit_burst']), rings),
   );
   const seenKeys = new Set<string>();
   for (const [index, client] of clients.entries()) {
@@ -266,7 +268,7 @@ export function loadConfig(env: Env = process.env): SignetConfig {
   if (devMode) {
     const value = env.SIGNET_DEV_API_KEY ?? generateApiKey();
     devApiKey = { value, generated: env.SIGNET_DEV_API_KEY === undefined };
-    clients.push({ name: 'dev', apiKeySha256: sha256Hex(value), rings: ['*'], audiences: ['*'], subjects: ['*'], maxTtlMs: 3600_000, claims: ['*'] });
+    clients.push({ name: 'dev', apiKeySha256: sha256Hex(value), rings: ['*'], audiences: ['*'], subjects: ['*'], maxTtlMs: 3600_000, claims: ['*'], rateLimitPerSecond: 0, rateLimitBurst: 0 });
   }
 
   const admin = Fields.of('admin', top.value('admin'), ['api_key_sha256']);

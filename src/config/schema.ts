@@ -61,6 +61,9 @@ export interface ClientConfig {
   subjects: string[];
   maxTtlMs: number;
   claims: string[];
+  /** Tokens per second this client may request (0 = unlimited), with bursts up to `rateLimitBurst`. */
+  rateLimitPerSecond: number;
+  rateLimitBurst: number;
 }
 
 export interface AdminConfig {

@@ -44,6 +44,7 @@ export const tokenRoutes: FastifyPluginAsync = async (app) => {
     },
     async (request) => {
       const client = clients.authenticate(request.headers.authorization);
+      client.consumeRateLimit();
       const authorised = client.authorise(request.body);
       const ring = keys.ring(authorised.ring);
       const started = process.hrtime.bigint();

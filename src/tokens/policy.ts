@@ -2,8 +2,10 @@
 // with a stable code; nothing here trusts the request body's shape beyond the route schema.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ClientConfig, RingConfig } from '../config/schema.js';
+import { TokenBucket } from '../backends/pace.js';
 import {
   AudienceNotAllowedError,
+  RateLimitedError,
   ClaimNotAllowedError,
   InvalidRequestError,
   ReservedClaimError,
@@ -49,11 +51,16 @@ export class ClientPolicy {
   private readonly rings: ReadonlySet<string>;
   private readonly anyClaim: boolean;
   private readonly claims: ReadonlySet<string>;
+  private readonly bucket?: TokenBucket;
 
   constructor(
     private readonly config: ClientConfig,
     private readonly ringConfigs: ReadonlyMap<string, RingConfig>,
+    now: () => number = () => performance.now(),
   ) {
+    if (config.rateLimitPerSecond > 0) {
+      this.bucket = new TokenBucket(config.rateLimitPerSecond, Math.max(1, config.rateLimitBurst || config.rateLimitPerSecond), now);
+    }
     this.name = config.name;
     this.hash = Buffer.from(config.apiKeySha256, 'hex');
     this.audiences = config.audiences.map(globToRegExp);
@@ -72,6 +79,14 @@ export class ClientPolicy {
     const first = this.anyRing ? this.ringConfigs.keys().next().value : this.config.rings[0];
     if (!first) throw new RingNotAllowedError(`client "${this.name}" may not use any ring`);
     return first;
+  }
+
+  /** Spends one token of the client's rate limit; a client over it gets 429 with Retry-After. */
+  consumeRateLimit(): void {
+    if (!this.bucket || this.bucket.reserve(0) !== undefined) return;
+    const error = new RateLimitedError(`client "${this.name}" is over its rate limit of ${this.config.rateLimitPerSecond} tokens per second`);
+    error.retryAfterSeconds = 1;
+    throw error;
   }
 
   authorise(request: TokenRequest): AuthorisedRequest {
