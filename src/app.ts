@@ -1,4 +1,5 @@
 // buildApp(config): the whole gateway as a Fastify instance, without listening.
+import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { SigningBackend } from './backends/backend.js';
@@ -115,7 +116,9 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
     if (signing) metrics.signingVersionAge.set({ ring: ring.name }, (clock() - signing.createdAt.getTime()) / 1000);
   });
 
+  const tls = config.server.tls;
   const app = Fastify({
+    ...(tls ? { https: { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } } : {}),
     loggerInstance: logger as FastifyBaseLogger,
     // One audit line per token instead of two framework lines per request.
     logController: new LogController({ disableRequestLogging: true }),
@@ -131,6 +134,12 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
   app.removeContentTypeParser('text/plain');
   app.addSchema(readinessSchema);
 
+  if (tls) {
+    // Served over TLS: tell browsers and well-behaved clients never to downgrade.
+    app.addHook('onSend', async (_request, reply) => {
+      reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
+    });
+  }
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const typed = toGatewayError(error);
     metrics.requestErrors.inc({ code: typed.code });

@@ -124,6 +124,13 @@ function parseBackend(name: string, path: string, entry: Raw): BackendConfig {
   }
 }
 
+function parseTls(fields: Fields): { certFile: string; keyFile: string } {
+  const tls = { certFile: fields.string('cert_file'), keyFile: fields.string('key_file') };
+  readSecretFile(fields.at('cert_file'), tls.certFile); // fail at start-up, naming the field
+  readSecretFile(fields.at('key_file'), tls.keyFile);
+  return tls;
+}
+
 function readSecretFile(field: string, file: string): string {
   try {
     return readFileSync(file, 'utf8').trim();
@@ -217,7 +224,7 @@ export function loadConfig(env: Env = process.env): SignetConfig {
   const raw = devMode ? devConfig(env) : readFileConfig(env.SIGNET_CONFIG!, env);
   const top = Fields.of('', raw, ['server', 'jwks', 'backends', 'rings', 'clients', 'admin', 'webhooks', 'refresh_interval_seconds', 'redis_url', 'state_dir']);
 
-  const server = Fields.of('server', top.value('server'), ['host', 'port', 'public_url', 'body_limit_bytes', 'trust_proxy', 'log_level']);
+  const server = Fields.of('server', top.value('server'), ['host', 'port', 'public_url', 'body_limit_bytes', 'trust_proxy', 'log_level', 'tls']);
   const host = env.SIGNET_HOST ?? server.string('host', '127.0.0.1');
   const port = new Fields('server', { port: env.SIGNET_PORT ?? server.value('port') ?? 8080 }, ['port']).integer('port', 8080, { max: 65535 });
   const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
@@ -307,6 +314,7 @@ export function loadConfig(env: Env = process.env): SignetConfig {
       bodyLimitBytes: server.integer('body_limit_bytes', 16 * 1024, { min: 1024, max: 1024 * 1024 }),
       trustProxy: server.boolean('trust_proxy', false),
       logLevel: env.SIGNET_LOG_LEVEL ?? server.oneOf('log_level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+      tls: server.has('tls') ? parseTls(Fields.of('server.tls', server.value('tls'), ['cert_file', 'key_file'])) : undefined,
     },
     jwks: {
       maxAgeMs,

@@ -87,6 +87,8 @@ export interface SignetConfig {
     bodyLimitBytes: number;
     trustProxy: boolean;
     logLevel: string;
+    /** Serve HTTPS directly (PEM files); otherwise terminate TLS in front of Signet. */
+    tls?: { certFile: string; keyFile: string };
   };
   jwks: {
     maxAgeMs: number;
