@@ -1,8 +1,8 @@
 // Operator API under /v1/admin, with its own credentials (never a caller's API key):
 // inspect rings and versions, rotate, revoke.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import { UnauthenticatedError } from '../errors.js';
+import { findByKeyHash, presentedKeyHash } from '../tokens/api-keys.js';
 import type { KeyRing } from '../keyring/keyring.js';
 import { errorResponses } from './error-schema.js';
 
@@ -43,15 +43,12 @@ const iso = (ms: number | null | undefined): string | undefined => (ms === null 
 
 export const adminRoutes: FastifyPluginAsync = async (app) => {
   const { keys, config, rotation } = app.signet;
-  const adminHashes = config.admin.apiKeySha256.map((hex) => Buffer.from(hex, 'hex'));
+  const adminKeys = config.admin.apiKeySha256.map((hex) => ({ hash: Buffer.from(hex, 'hex'), value: true }));
 
   app.addHook('onRequest', async (request) => {
-    const match = /^Bearer ([\x21-\x7e]{1,512})$/.exec(request.headers.authorization ?? '');
-    if (!match) throw new UnauthenticatedError('send the admin API key as "Authorization: Bearer <key>"');
-    const presented = createHash('sha256').update(match[1]!).digest();
-    let ok = false;
-    for (const hash of adminHashes) ok = timingSafeEqual(hash, presented) || ok; // no early exit
-    if (!ok) throw new UnauthenticatedError('unknown admin API key');
+    if (!findByKeyHash(adminKeys, presentedKeyHash(request.headers.authorization, 'admin API'))) {
+      throw new UnauthenticatedError('unknown admin API key');
+    }
   });
 
   const describeRing = (ring: KeyRing) => {

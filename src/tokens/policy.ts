@@ -1,8 +1,8 @@
 // Who is calling, and what their policy lets them ask for. Every rejection is a typed error
 // with a stable code; nothing here trusts the request body's shape beyond the route schema.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ClientConfig, RingConfig } from '../config/schema.js';
 import { TokenBucket } from '../backends/pace.js';
+import { findByKeyHash, presentedKeyHash } from './api-keys.js';
 import {
   AudienceNotAllowedError,
   RateLimitedError,
@@ -44,7 +44,7 @@ export function globToRegExp(pattern: string): RegExp {
 
 export class ClientPolicy {
   readonly name: string;
-  private readonly hash: Buffer;
+  readonly keyHash: Buffer;
   private readonly audiences: RegExp[];
   private readonly subjects: RegExp[];
   private readonly anyRing: boolean;
@@ -62,17 +62,13 @@ export class ClientPolicy {
       this.bucket = new TokenBucket(config.rateLimitPerSecond, Math.max(1, config.rateLimitBurst || config.rateLimitPerSecond), now);
     }
     this.name = config.name;
-    this.hash = Buffer.from(config.apiKeySha256, 'hex');
+    this.keyHash = Buffer.from(config.apiKeySha256, 'hex');
     this.audiences = config.audiences.map(globToRegExp);
     this.subjects = config.subjects.map(globToRegExp);
     this.anyRing = config.rings.includes('*');
     this.rings = new Set(config.rings);
     this.anyClaim = config.claims.includes('*');
     this.claims = new Set(config.claims);
-  }
-
-  matchesKeyHash(candidate: Buffer): boolean {
-    return timingSafeEqual(this.hash, candidate);
   }
 
   private defaultRing(): string {
@@ -131,23 +127,19 @@ export class ClientPolicy {
   }
 }
 
-/** Finds the client whose API key hash matches, comparing against every client in constant time. */
+/** Finds the client whose API key hash matches. */
 export class ClientDirectory {
-  private readonly clients: ClientPolicy[];
+  private readonly clients: Array<{ hash: Buffer; value: ClientPolicy }>;
 
   constructor(clients: readonly ClientConfig[], rings: ReadonlyMap<string, RingConfig>) {
-    this.clients = clients.map((client) => new ClientPolicy(client, rings));
+    this.clients = clients.map((client) => {
+      const policy = new ClientPolicy(client, rings);
+      return { hash: policy.keyHash, value: policy };
+    });
   }
 
   authenticate(authorization: string | undefined): ClientPolicy {
-    const match = /^Bearer ([\x21-\x7e]{1,512})$/.exec(authorization ?? '');
-    if (!match) throw new UnauthenticatedError('send the API key as "Authorization: Bearer <key>"');
-    const presented = createHash('sha256').update(match[1]!).digest();
-    let found: ClientPolicy | undefined;
-    // No early exit: the time taken does not depend on which client (if any) matched.
-    for (const client of this.clients) {
-      if (client.matchesKeyHash(presented)) found = client;
-    }
+    const found = findByKeyHash(this.clients, presentedKeyHash(authorization, 'API'));
     if (!found) throw new UnauthenticatedError('unknown API key');
     return found;
   }

@@ -1,0 +1,20 @@
+// API keys arrive as `Authorization: Bearer <key>` and are only ever compared as SHA-256 hashes,
+// in constant time, against every configured hash (no early exit on a match).
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { UnauthenticatedError } from '../errors.js';
+
+/** The SHA-256 of the presented bearer key; `who` names the key in the error ("API", "admin API"). */
+export function presentedKeyHash(authorization: string | undefined, who: string): Buffer {
+  const match = /^Bearer ([\x21-\x7e]{1,512})$/.exec(authorization ?? '');
+  if (!match) throw new UnauthenticatedError(`send the ${who} key as "Authorization: Bearer <key>"`);
+  return createHash('sha256').update(match[1]!).digest();
+}
+
+/** The candidate whose hash equals `presented`, comparing against all of them in constant time. */
+export function findByKeyHash<T>(candidates: ReadonlyArray<{ hash: Buffer; value: T }>, presented: Buffer): T | undefined {
+  let found: T | undefined;
+  for (const candidate of candidates) {
+    if (timingSafeEqual(candidate.hash, presented)) found = candidate.value;
+  }
+  return found;
+}
