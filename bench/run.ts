@@ -40,7 +40,12 @@ const progress = (line: string): void => {
 /** Lines a gateway logged at warn or above (its log level), for the "anything odd" note. */
 function logLines(name: string): { file: string; lines: string[] } {
   const file = join(CACHE_DIR, 'logs', `${name}-${process.pid}.log`);
-  const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+  // The gateways log at info (an audit line per token); only warnings and errors are news here.
+  const lines = existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((line) => /"level":(4|5|6)\d/.test(line))
+    : [];
   return { file, lines };
 }
 
@@ -50,7 +55,7 @@ async function main(): Promise<number> {
     process.stdout.write('npm run bench [-- --duration SECONDS (5) --warmup SECONDS (1)]   (or BENCH_DURATION / BENCH_WARMUP)\n');
     return 0;
   }
-  process.chdir(ROOT); // the gateways run `node --import tsx src/cli.ts serve` from here
+  process.chdir(ROOT); // the gateways run `node dist/cli.js serve` from here
   const started = Date.now();
   const cleanup = new Cleanup();
   const runs = 12 * settings.concurrencies.length;

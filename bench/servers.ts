@@ -77,7 +77,9 @@ export type GatewayBackend = { type: 'vault-transit'; address: string; token: st
 
 /**
  * Writes a config with one ring per bench alg and one client per ring, and starts
- * `node --import tsx src/cli.ts serve` on a free loopback port; ready when /readyz answers 200.
+ * the compiled gateway (`node dist/cli.js serve`, as in production; `npm run bench` builds it first)
+ * on a free loopback port, logging at the production default (info: one audit line per token).
+ * Ready when /readyz answers 200.
  */
 export async function startGateway(
   name: string,
@@ -93,7 +95,7 @@ export async function startGateway(
   const apiKeys: Record<string, string> = {};
   const backendConfig = backend.type === 'local' ? { type: 'local', data_dir: join(home, 'keys') } : backend;
   const config = {
-    server: { host: '127.0.0.1', port, log_level: 'warn' },
+    server: { host: '127.0.0.1', port, log_level: 'info' },
     state_dir: join(home, 'state'),
     backends: { bench: backendConfig },
     rings: BENCH_ALGS.map((spec) => ({
@@ -117,12 +119,13 @@ export async function startGateway(
   };
   const configFile = join(home, 'signet.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2), { mode: 0o600 });
-  const env: NodeJS.ProcessEnv = { ...process.env, SIGNET_CONFIG: configFile, SIGNET_LOG_LEVEL: 'warn' };
+  const env: NodeJS.ProcessEnv = { ...process.env, SIGNET_CONFIG: configFile };
+  delete env.SIGNET_LOG_LEVEL;
   delete env.NODE_ENV; // the local backend refuses NODE_ENV=production
   const server = await startServer(
     name,
     process.execPath,
-    [...nodeArgs, '--import', 'tsx', 'src/cli.ts', 'serve'],
+    [...nodeArgs, 'dist/cli.js', 'serve'],
     url,
     async () => (await fetch(`${url}/readyz`)).status === 200,
     env,

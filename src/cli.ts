@@ -38,7 +38,8 @@ async function withKeys<T>(config: SignetConfig, work: (app: FastifyInstance) =>
 }
 
 async function serve(config: SignetConfig): Promise<void> {
-  const app = await buildApp(config);
+  const logger = createLogger(config.server.logLevel);
+  const app = await buildApp(config, { logger });
   await app.listen({ host: config.server.host, port: config.server.port });
   if (config.devApiKey) {
     const source = config.devApiKey.generated ? 'generated for this run; set SIGNET_DEV_API_KEY to keep one' : 'from SIGNET_DEV_API_KEY';
@@ -55,7 +56,9 @@ async function serve(config: SignetConfig): Promise<void> {
     closing = true;
     app.log.info({ signal }, 'shutting down');
     app.close().then(
-      () => process.exit(0),
+      () => {
+        logger.flush(() => process.exit(0)); // the log is written asynchronously
+      },
       (error: unknown) => {
         app.log.error({ err: error }, 'shutdown failed');
         process.exit(1);

@@ -1,10 +1,9 @@
 // Key events (rotated, revoked) pushed to configured URLs. The body is a JWT signed by Signet
 // itself, so a receiver verifies it with the same JWKS it already trusts: no shared secret.
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { WebhookConfig } from './config/schema.js';
 import type { KeyRing } from './keyring/keyring.js';
-import { signCompact } from './tokens/issue.js';
+import { newJti, signCompact } from './tokens/issue.js';
 
 export type WebhookEvent = 'key.rotated' | 'key.revoked';
 export const WEBHOOK_TYP = 'signet-event+jwt';
@@ -38,7 +37,7 @@ export class WebhookNotifier {
     try {
       ({ token: body } = await signCompact(
         ring,
-        { iss: ring.config.issuer, aud: hook.url, iat: now, exp: now + 3600, jti: randomBytes(16).toString('base64url'), event, ring: ring.name, ...data },
+        { iss: ring.config.issuer, aud: hook.url, iat: now, exp: now + 3600, jti: newJti(), event, ring: ring.name, ...data },
         WEBHOOK_TYP,
       ));
     } catch (error) {

@@ -59,7 +59,9 @@ describe('dev mode (npm start with no config)', () => {
     const apiKey = /\n\s+(sgt_[A-Za-z0-9_-]{43})\n/.exec(first.stderr())?.[1];
     expect(apiKey).toBeDefined();
     expect(first.stderr().split(apiKey!).length - 1).toBe(1); // printed exactly once
-    expect(first.stdout()).toMatch(/EXPORTABLE software keys/); // the loud warning, in the JSON log
+    // The loud warning, in the JSON log (written asynchronously: allow the 250 ms flush).
+    for (let i = 0; i < 50 && !/EXPORTABLE software keys/.test(first.stdout()); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(first.stdout()).toMatch(/EXPORTABLE software keys/);
     expect(first.stdout()).not.toContain(apiKey!);
 
     // The README's curl, as fetch.

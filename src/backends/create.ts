@@ -1,17 +1,21 @@
-// Backend type → implementation. The only place that knows every backend.
+// Backend type → implementation. The only place that knows every backend. Each is imported
+// only when configured, so a Vault deployment never loads the AWS SDK (memory, start-up time).
 import type { BackendConfig } from '../config/schema.js';
-import { AwsKmsBackend } from './aws-kms.js';
 import type { SigningBackend } from './backend.js';
-import { LocalBackend } from './local.js';
-import { VaultTransitBackend } from './vault-transit.js';
 
-export function createBackend(config: BackendConfig): SigningBackend {
+export async function createBackend(config: BackendConfig): Promise<SigningBackend> {
   switch (config.type) {
-    case 'local':
+    case 'local': {
+      const { LocalBackend } = await import('./local.js');
       return new LocalBackend({ dataDir: config.dataDir });
-    case 'vault-transit':
+    }
+    case 'vault-transit': {
+      const { VaultTransitBackend } = await import('./vault-transit.js');
       return new VaultTransitBackend(config);
-    case 'aws-kms':
+    }
+    case 'aws-kms': {
+      const { AwsKmsBackend } = await import('./aws-kms.js');
       return new AwsKmsBackend(config);
+    }
   }
 }

@@ -1,9 +1,6 @@
 // HashiCorp Vault / OpenBao Transit. A ring is one Transit key; its versions are Transit's
 // key versions. Every sign names its version: a `rotate` makes the new version Transit's default
 // at once, and signing with the default is how verifiers meet a kid they have never seen.
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
-import { readFileSync } from 'node:fs';
 import vault from 'node-vault';
 import { ALGORITHMS, type JwsAlg } from '../jose/algorithms.js';
 import { ed25519RawToSpki, pemToDer } from '../jose/jwk.js';
@@ -18,12 +15,15 @@ import {
 } from '../errors.js';
 import type { BackendHealth, KeyRef, KeyVersion, SigningBackend } from './backend.js';
 import { GroupCommit, type ItemResult } from './group-commit.js';
+import { undiciTransport } from './vault-transport.js';
 
 /** The two calls this backend needs; node-vault's client satisfies it, and so can a test fake. */
 export interface VaultClient {
   token: string;
   read(path: string): Promise<{ data?: unknown }>;
   write(path: string, data: unknown): Promise<{ data?: unknown; auth?: { client_token: string; lease_duration: number } } | undefined>;
+  /** Optional fast path for signing: same contract as `write`, without node-vault's per-call overhead. */
+  post?(path: string, data: unknown): Promise<{ data?: unknown } | undefined>;
 }
 
 export interface VaultTransitOptions {
@@ -109,16 +109,21 @@ export class VaultTransitBackend implements SigningBackend {
 
   static createClient(options: VaultTransitOptions): VaultClient {
     // One keep-alive pool per backend: a TLS handshake per token would dominate signing latency.
-    const agent = options.address.startsWith('https:')
-      ? { httpsAgent: new HttpsAgent({ keepAlive: true, ...(options.caFile ? { ca: readFileSync(options.caFile) } : {}) }) }
-      : { httpAgent: new HttpAgent({ keepAlive: true }) };
-    return vault({
+    const transport = undiciTransport(options.address, { timeoutMs: options.timeoutMs, caFile: options.caFile });
+    const client = vault({
       apiVersion: 'v1',
       endpoint: options.address,
       ...(options.token ? { token: options.token } : {}),
       ...(options.namespace ? { namespace: options.namespace } : {}),
-      requestOptions: { timeout: options.timeoutMs, ...agent },
-    }) as unknown as VaultClient;
+      'request-promise': transport,
+    } as Parameters<typeof vault>[0]) as unknown as VaultClient & { closeTransport?: () => Promise<void> };
+    client.closeTransport = () => transport.close();
+    client.post = async (path, data) => {
+      const headers: Record<string, string> = { 'x-vault-token': client.token };
+      if (options.namespace) headers['x-vault-namespace'] = options.namespace;
+      return (await transport.post(path, headers, data)) as { data?: unknown };
+    };
+    return client;
   }
 
   /** AppRole: log in once, renew the token in the background, log in again when renewal stops. */
@@ -227,16 +232,17 @@ export class VaultTransitBackend implements SigningBackend {
   async signBatch(items: readonly SignItem[]): Promise<ItemResult<Uint8Array>[]> {
     const { ref, version } = items[0]!;
     const path = `${this.mount}/sign/${encodeURIComponent(ref.key)}`;
+    const write = (data: unknown) => (this.client.post ? this.client.post(path, data) : this.client.write(path, data));
     if (items.length === 1) {
       try {
-        const response = await this.call(ref, 'sign', () => this.client.write(path, signParameters(ref.alg, version, items[0]!.input)));
+        const response = await this.call(ref, 'sign', () => write(signParameters(ref.alg, version, items[0]!.input)));
         return [{ ok: true, value: parseTransitSignature((response?.data as TransitSignData | undefined)?.signature, version, ref) }];
       } catch (error) {
         return [{ ok: false, error }];
       }
     }
     const { input: _unused, ...shared } = signParameters(ref.alg, version, '');
-    const response = await this.call(ref, 'sign', () => this.client.write(path, { ...shared, batch_input: items.map((item) => ({ input: item.input })) }));
+    const response = await this.call(ref, 'sign', () => write({ ...shared, batch_input: items.map((item) => ({ input: item.input })) }));
     const results = (response?.data as TransitSignData | undefined)?.batch_results;
     if (!Array.isArray(results) || results.length !== items.length) {
       throw new BackendResponseError(`Transit returned ${Array.isArray(results) ? results.length : 'no'} batch results for ${items.length} inputs`);
@@ -263,7 +269,9 @@ export class VaultTransitBackend implements SigningBackend {
   }
 
   async close(): Promise<void> {
-    (this.client as unknown as { stopTokenRenewal?: () => void }).stopTokenRenewal?.();
+    const client = this.client as unknown as { stopTokenRenewal?: () => void; closeTransport?: () => Promise<void> };
+    client.stopTokenRenewal?.();
+    await client.closeTransport?.();
   }
 }
 

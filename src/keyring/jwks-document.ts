@@ -20,20 +20,21 @@ export function buildJwksDocument(keys: readonly PublicJwk[]): JwksDocument {
 
 /**
  * Memoises a document on the identity of its inputs (the ring snapshots it was built from):
- * a request compares a few references and returns stored bytes.
+ * a request compares a few references, allocates nothing, and returns stored bytes.
  */
 export class MemoisedDocument<Input> {
-  private inputs: readonly Input[] = [];
+  private inputs: Input[] = [];
   private document?: JwksDocument;
 
   constructor(private readonly build: (inputs: readonly Input[]) => readonly PublicJwk[]) {}
 
-  get(inputs: readonly Input[]): JwksDocument {
-    if (this.document && inputs.length === this.inputs.length && inputs.every((input, i) => input === this.inputs[i])) {
-      return this.document;
-    }
-    const keys = this.build(inputs);
-    const rebuilt = buildJwksDocument(keys);
+  /** `current(i)` yields the i-th input of `count`; the document is rebuilt only if one changed. */
+  get(count: number, current: (index: number) => Input): JwksDocument {
+    let changed = this.document === undefined || count !== this.inputs.length;
+    for (let i = 0; i < count && !changed; i++) changed = current(i) !== this.inputs[i];
+    if (!changed) return this.document!;
+    const inputs = Array.from({ length: count }, (_, i) => current(i));
+    const rebuilt = buildJwksDocument(this.build(inputs));
     // Same bytes, same object: keeps ETag comparisons and logs quiet when only timestamps moved.
     if (this.document?.etag !== rebuilt.etag) this.document = rebuilt;
     this.inputs = inputs;

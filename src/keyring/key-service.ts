@@ -24,6 +24,7 @@ export class KeyService {
   private refreshing?: Promise<void>;
   readonly refreshFailures = new Map<string, string>();
   private readonly listeners: Array<(ring: KeyRing) => void> = [];
+  private loaded: KeyRing[] = [];
 
   constructor(private readonly options: KeyServiceOptions) {
     const { config } = options;
@@ -87,23 +88,26 @@ export class KeyService {
     for (const listener of this.listeners) listener(ring);
   }
 
-  private loadedSnapshots(): RingSnapshot[] {
-    return [...this.rings.values()].filter((ring) => ring.loaded).map((ring) => ring.current());
+  private loadedRings(): KeyRing[] {
+    // Rings load once and stay loaded; recompute the list only until all have.
+    if (this.loaded.length !== this.rings.size) this.loaded = [...this.rings.values()].filter((ring) => ring.loaded);
+    return this.loaded;
   }
 
   /** The JWKS of every ring (ring === undefined) or of one ring. */
   jwks(ringName?: string): { document: JwksDocument; maxAgeSeconds: number } {
-    const snapshots = ringName === undefined ? this.loadedSnapshots() : [this.ring(ringName).current()];
+    const rings = ringName === undefined ? this.loadedRings() : [this.ring(ringName)];
     const memo = ringName === undefined ? this.allDocument : this.ringDocuments.get(ringName)!;
-    return { document: memo.get(snapshots), maxAgeSeconds: this.maxAgeSeconds(snapshots) };
+    const document = memo.get(rings.length, (i) => rings[i]!.current());
+    return { document, maxAgeSeconds: this.maxAgeSeconds(rings) };
   }
 
   /** max-age never reaches past the moment a key leaves the set, so no cache outlives a retire. */
-  private maxAgeSeconds(snapshots: readonly RingSnapshot[]): number {
+  private maxAgeSeconds(rings: readonly KeyRing[]): number {
     const now = this.options.clock();
     let maxAgeMs = this.options.config.jwks.maxAgeMs;
-    for (const snapshot of snapshots) {
-      const next = snapshot.view.nextUnpublishAt;
+    for (const ring of rings) {
+      const next = ring.current().view.nextUnpublishAt;
       if (next !== null) maxAgeMs = Math.min(maxAgeMs, next - now);
     }
     return Math.max(0, Math.floor(maxAgeMs / 1000));

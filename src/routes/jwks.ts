@@ -24,14 +24,23 @@ export const jwksRoutes: FastifyPluginAsync = async (app) => {
 
   await app.register(cors, { origin: corsOrigins.includes('*') ? '*' : corsOrigins, methods: ['GET', 'HEAD'] });
 
+  const served = metrics.jwksRequests.labels('200');
+  const notModified = metrics.jwksRequests.labels('304');
+  // The header only changes with max-age: keep the last string instead of building one per request.
+  let cacheControl = { maxAge: -1, value: '' };
+  const cacheControlFor = (maxAge: number): string => {
+    if (cacheControl.maxAge !== maxAge) cacheControl = { maxAge, value: `public, max-age=${maxAge}, ${staleDirectives}` };
+    return cacheControl.value;
+  };
+
   function sendJwks(request: FastifyRequest, reply: FastifyReply, ring?: string): FastifyReply {
     const { document, maxAgeSeconds } = keys.jwks(ring);
-    reply.header('cache-control', `public, max-age=${maxAgeSeconds}, ${staleDirectives}`).header('etag', document.etag);
+    reply.header('cache-control', cacheControlFor(maxAgeSeconds)).header('etag', document.etag);
     if (etagMatches(request.headers['if-none-match'], document.etag)) {
-      metrics.jwksRequests.inc({ status: '304' });
+      notModified.inc();
       return reply.code(304).send();
     }
-    metrics.jwksRequests.inc({ status: '200' });
+    served.inc();
     return reply.type('application/json').send(document.body);
   }
 

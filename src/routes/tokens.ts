@@ -21,6 +21,17 @@ export const tokenRequestSchema = {
 
 export const tokenRoutes: FastifyPluginAsync = async (app) => {
   const { keys, clients, metrics, clock } = app.signet;
+  // Label lookups hash their label object on every call; bind each (ring, client) pair once.
+  const bound = new Map<string, { signSeconds: ReturnType<typeof metrics.signDuration.labels>; issued: ReturnType<typeof metrics.tokensIssued.labels> }>();
+  const metricsFor = (ring: string, backend: string, client: string) => {
+    const key = `${ring}\u0000${client}`;
+    let entry = bound.get(key);
+    if (!entry) {
+      entry = { signSeconds: metrics.signDuration.labels(ring, backend), issued: metrics.tokensIssued.labels(ring, client) };
+      bound.set(key, entry);
+    }
+    return entry;
+  };
 
   app.post<{ Body: TokenRequest }>(
     '/v1/tokens',
@@ -49,8 +60,9 @@ export const tokenRoutes: FastifyPluginAsync = async (app) => {
       const ring = keys.ring(authorised.ring);
       const started = process.hrtime.bigint();
       const issued = await issueToken(ring, authorised, clock());
-      metrics.signDuration.observe({ ring: ring.name, backend: ring.backend.kind }, Number(process.hrtime.bigint() - started) / 1e9);
-      metrics.tokensIssued.inc({ ring: ring.name, client: client.name });
+      const counters = metricsFor(ring.name, ring.backend.kind, client.name);
+      counters.signSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      counters.issued.inc();
       request.log.info({ client: client.name, ring: ring.name, kid: issued.kid, sub: authorised.subject, exp: issued.expiresAt }, 'token issued');
       return { token: issued.token, token_type: 'JWT', kid: issued.kid, expires_at: issued.expiresAt };
     },
