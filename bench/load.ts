@@ -2,6 +2,7 @@
 // autocannon's own percentiles are whole milliseconds (its histogram truncates), too coarse for a
 // sub-millisecond c1 comparison, so latencies are taken from its per-response event instead.
 import autocannon from 'autocannon';
+import type { CpuPerRequest, CpuProbe } from './cpu.js';
 
 export interface Target {
   method: 'GET' | 'POST';
@@ -91,8 +92,16 @@ async function drive(target: Target, connections: number, seconds: number): Prom
 }
 
 /** Warms the target up at the same concurrency (discarded), then measures it. */
-export async function measure(target: Target, connections: number, seconds: number, warmupSeconds: number): Promise<Measurement & { warmupBad: number }> {
+export async function measure(
+  target: Target,
+  connections: number,
+  seconds: number,
+  warmupSeconds: number,
+  probe?: CpuProbe,
+): Promise<Measurement & { warmupBad: number; cpuUsPerRequest?: CpuPerRequest }> {
   const warmup = warmupSeconds > 0 ? await drive(target, connections, warmupSeconds) : undefined;
+  probe?.start();
   const measured = await drive(target, connections, seconds);
-  return { ...measured, warmupBad: warmup?.bad ?? 0 };
+  const cpuUsPerRequest = probe?.stop(measured.ok);
+  return { ...measured, warmupBad: warmup?.bad ?? 0, ...(cpuUsPerRequest ? { cpuUsPerRequest } : {}) };
 }

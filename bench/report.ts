@@ -9,7 +9,7 @@ export interface Row {
   alg?: string;
   detail: string;
   connections: number;
-  result: Measurement & { warmupBad: number };
+  result: Measurement & { warmupBad: number; cpuUsPerRequest?: Record<string, number> };
 }
 
 export interface Machine {
@@ -120,6 +120,18 @@ export function markdown(machine: Machine, settings: Settings, rows: Row[], chec
     );
   }
   lines.push('', '| Ratio | Value | Target | Result |', '|---|--:|---|---|', ...checks.map(formatCheck));
+  const cpuRows = rows.filter((row) => row.result.cpuUsPerRequest && row.connections === Math.max(...settings.concurrencies));
+  if (cpuRows.length) {
+    const names = Object.keys(cpuRows[0]!.result.cpuUsPerRequest!);
+    lines.push('', `CPU µs per request at c${cpuRows[0]!.connections}, per process, over the measured window (who paid for the throughput on the shared cores):`, '');
+    lines.push(`| Scenario | Alg | ${names.join(' | ')} | total |`, `|---|---|${names.map(() => '--:').join('|')}|--:|`);
+    for (const row of cpuRows) {
+      const cpu = row.result.cpuUsPerRequest!;
+      const cells = names.map((name) => (cpu[name]! >= 0.5 ? fixed(cpu[name]!, 0) : '·'));
+      const total = Object.values(cpu).reduce((sum, us) => sum + us, 0);
+      lines.push(`| ${row.label} | ${row.alg ?? '–'} | ${cells.join(' | ')} | ${fixed(total, 0)} |`);
+    }
+  }
   const others = Object.entries(rss).filter(([name]) => !name.startsWith('gateway'));
   if (others.length) lines.push('', `Other peak RSS (VmHWM): ${others.map(([name, bytes]) => `${name} ${fixed(bytes / MB, 1)} MB`).join(', ')}. MB = 10^6 bytes.`);
   const inputs = Object.entries(settings.signingInputBytes).map(([alg, n]) => `${alg} ${n} B`).join(', ');

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { CACHE_DIR } from '../test/harness/tools.js';
 import { barChart } from './chart.js';
 import { Cleanup } from './cleanup.js';
+import { CpuProbe } from './cpu.js';
 import { measure } from './load.js';
 import { machineInfo } from './machine.js';
 import { computeChecks, isFailed, markdown, type PeakRss, type Row, type Settings } from './report.js';
@@ -79,13 +80,14 @@ async function main(): Promise<number> {
     settings.signingInputBytes = signingInputBytes;
     progress('bench: preflight ok (every token verifies against the gateway JWKS; direct Transit signs the same input)');
 
+    const probe = new CpuProbe({ 'gateway/vault': vaultGateway.pid, 'gateway/local': localGateway.pid, OpenBao: bao.pid, trivial: trivial.pid });
     const rows: Row[] = [];
     const total = scenarios.length * settings.concurrencies.length;
     for (const scenario of scenarios) {
       for (const connections of settings.concurrencies) {
         const name = `${scenario.label}${scenario.alg ? ` ${scenario.alg}` : ''} c${connections}`;
         progress(`[${String(rows.length + 1).padStart(2)}/${total}] ${name} (${settings.warmupSeconds} s warm-up + ${settings.secondsPerRun} s)…`);
-        const result = await measure(scenario.target, connections, settings.secondsPerRun, settings.warmupSeconds);
+        const result = await measure(scenario.target, connections, settings.secondsPerRun, settings.warmupSeconds, probe);
         if (cleanup.stopping) throw new Error('stopped before the run finished');
         const row: Row = { id: scenario.id, label: scenario.label, group: scenario.group, ...(scenario.alg ? { alg: scenario.alg } : {}), detail: scenario.detail, connections, result };
         rows.push(row);

@@ -19,7 +19,6 @@ import type { Canary, Clock } from './keyring/keyring.js';
 import { RotationController } from './keyring/rotation.js';
 import { adminRoutes } from './routes/admin.js';
 import { FileSharedState } from './state/file-state.js';
-import { RedisSharedState } from './state/redis-state.js';
 import type { SharedState } from './state/shared-state.js';
 import { WebhookNotifier } from './webhooks.js';
 import { Metrics } from './observability/metrics.js';
@@ -41,8 +40,11 @@ export interface BuildOptions {
   scheduling?: boolean;
 }
 
-function createSharedState(config: SignetConfig, logger: Logger): SharedState {
-  if (config.redisUrl) return new RedisSharedState(config.redisUrl);
+async function createSharedState(config: SignetConfig, logger: Logger): Promise<SharedState> {
+  if (config.redisUrl) {
+    const { RedisSharedState } = await import('./state/redis-state.js'); // ioredis costs ~13 MB RSS: load it only when used
+    return new RedisSharedState(config.redisUrl);
+  }
   const remote = [...config.backends.values()].some((backend) => backend.type !== 'local');
   if (remote) {
     logger.warn({ stateDir: config.stateDir }, 'no redis_url: revocations and the rotation lock are shared only by processes on this host that share state_dir; configure Redis when running several replicas');
@@ -92,7 +94,7 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
   const clock = options.clock ?? Date.now;
   const backends = options.backends ?? new Map(await Promise.all([...config.backends.values()].map(async (b) => [b.name, await createBackend(b)] as const)));
   const metrics = new Metrics();
-  const state = options.state ?? createSharedState(config, logger);
+  const state = options.state ?? (await createSharedState(config, logger));
   const canary = options.canary === false ? undefined : (options.canary ?? verifyingCanary);
   const keys = new KeyService({
     config,
@@ -130,6 +132,9 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
     loggerInstance: logger as FastifyBaseLogger,
     // One audit line per token instead of two framework lines per request.
     logController: new LogController({ disableRequestLogging: true }),
+    // No per-request child logger (pino child() on every request, JWKS GETs included): lines that
+    // concern a request carry `reqId: request.id` explicitly.
+    childLoggerFactory: (logger) => logger,
     bodyLimit: config.server.bodyLimitBytes,
     trustProxy: config.server.trustProxy,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
@@ -152,9 +157,9 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
     const typed = toGatewayError(error);
     metrics.requestErrors.inc({ code: typed.code });
     if (typed.status >= 500) {
-      request.log.error({ err: error, code: typed.code }, 'request failed');
+      request.log.error({ reqId: request.id, err: error, code: typed.code }, 'request failed');
     } else {
-      request.log.info({ code: typed.code, msg: typed.message }, 'request rejected');
+      request.log.info({ reqId: request.id, code: typed.code, reason: typed.message, url: request.url.split('?')[0] }, 'request rejected');
     }
     if (typed.retryAfterSeconds !== undefined) reply.header('retry-after', String(typed.retryAfterSeconds));
     // 500s hide their message: it may carry internals. 502/503 messages are ours and say what to check.

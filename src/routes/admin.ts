@@ -95,7 +95,7 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
       const ring = keys.ring(request.params.ring);
       const version = await rotation.rotateNow(ring);
       const status = ring.current().view.versions.find((v) => v.version === version);
-      request.log.warn({ ring: ring.name, version }, 'admin: rotated');
+      request.log.warn({ reqId: request.id, ring: ring.name, version }, 'admin: rotated');
       return { version, kid: ring.kidOf(version), signs_from: iso(status?.eligibleAt) };
     },
   );
@@ -122,7 +122,7 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
     async (request) => {
       const ring = keys.ring(request.params.ring);
       const result = await rotation.revoke(ring, Number(request.params.version), request.body?.reason ?? 'revoked via admin API');
-      request.log.warn({ ring: ring.name, version: result.version }, 'admin: revoked');
+      request.log.warn({ reqId: request.id, ring: ring.name, version: result.version }, 'admin: revoked');
       return result;
     },
   );

@@ -63,7 +63,7 @@ export const tokenRoutes: FastifyPluginAsync = async (app) => {
       const counters = metricsFor(ring.name, ring.backend.kind, client.name);
       counters.signSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
       counters.issued.inc();
-      request.log.info({ client: client.name, ring: ring.name, kid: issued.kid, sub: authorised.subject, exp: issued.expiresAt }, 'token issued');
+      request.log.info({ reqId: request.id, client: client.name, ring: ring.name, kid: issued.kid, sub: authorised.subject, exp: issued.expiresAt }, 'token issued');
       return { token: issued.token, token_type: 'JWT', kid: issued.kid, expires_at: issued.expiresAt };
     },
   );
