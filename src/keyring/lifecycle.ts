@@ -47,6 +47,8 @@ export interface LifecycleView {
   signing: number | null;
   /** True when signing fell back to a version still inside its prepublish window. */
   signingEarly: boolean;
+  /** The earliest moment a pending version may take over signing, or null with none pending. */
+  nextTakeoverAt: number | null;
   published: number[];
   /** Next instant at which the state of any version changes, or null. */
   nextChangeAt: number | null;
@@ -107,10 +109,12 @@ export function computeLifecycle(facts: readonly VersionFacts[], policy: Rotatio
     rotationDueAt,
   ]);
 
+  const pendingEligible = versions.filter((v) => v.state === 'pending').map((v) => v.eligibleAt);
   return {
     versions,
     signing: signer?.version ?? null,
     signingEarly,
+    nextTakeoverAt: pendingEligible.length > 0 ? Math.min(...pendingEligible) : null,
     published: versions.filter((v) => v.state !== 'retired' && v.state !== 'revoked').map((v) => v.version),
     nextChangeAt,
     nextUnpublishAt,
@@ -125,9 +129,8 @@ export function computeLifecycle(facts: readonly VersionFacts[], policy: Rotatio
  * (the moment a successor could take over) + grace.
  */
 export function latestSafeExpiry(view: LifecycleView, policy: RotationPolicy, jwksMaxAgeMs: number, now: number): number {
-  const pendingTakeover = view.versions
-    .filter((v) => v.state === 'pending')
-    .map((v) => v.eligibleAt)
-    .reduce((earliest, t) => Math.min(earliest, t), now + policy.prepublishMs);
-  return Math.max(now, pendingTakeover) + policy.graceMs - jwksMaxAgeMs;
+  // Runs once per token: O(1) on the precomputed view, no allocation.
+  const createdNowTakesOver = now + policy.prepublishMs;
+  const takeover = view.nextTakeoverAt === null ? createdNowTakesOver : Math.min(view.nextTakeoverAt, createdNowTakesOver);
+  return Math.max(now, takeover) + policy.graceMs - jwksMaxAgeMs;
 }

@@ -62,8 +62,8 @@ export async function issueToken(ring: KeyRing, content: TokenContent, now: numb
   const issuedAt = Math.floor(now / 1000);
   // exp never passes the moment the signing key may leave the JWKS (rotation-safe expiry).
   const expiresAt = Math.min(Math.floor((now + content.ttlMs) / 1000), Math.floor(signer.notAfter / 1000));
-  const payload = {
-    ...content.claims,
+  // Registered claims first, then the caller's (already checked to contain no reserved name).
+  const payload: Record<string, unknown> = {
     iss: ring.config.issuer,
     sub: content.subject,
     aud: content.audience,
@@ -72,6 +72,7 @@ export async function issueToken(ring: KeyRing, content: TokenContent, now: numb
     exp: expiresAt,
     jti: newJti(),
   };
+  for (const name in content.claims) payload[name] = content.claims[name];
   const { token, kid, version } = await signCompact(ring, payload, 'JWT', signer.version);
   return { token, kid, version, expiresAt, issuedAt };
 }
