@@ -1,8 +1,7 @@
-// Summarises a V8 .cpuprofile (as written by node --cpu-prof): self time per function, with
-// src/*.ts positions mapped back to their original lines (see source-lines.ts).
+// Summarises a V8 .cpuprofile (as written by node --cpu-prof): self time per function. The gateway
+// runs compiled (dist/*.js, tsc keeps the sources' shape), so positions are read as they are.
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SourceLines } from './source-lines.js';
 
 interface CallFrame {
   functionName: string;
@@ -30,7 +29,7 @@ export interface SelfTimeRow {
   busyPercent: number;
 }
 
-function locate(frame: CallFrame, root: string, sources?: SourceLines): string {
+function locate(frame: CallFrame, root: string): string {
   if (!frame.url) return '';
   let path = frame.url;
   let shown = path;
@@ -39,14 +38,11 @@ function locate(frame: CallFrame, root: string, sources?: SourceLines): string {
     const inRepo = relative(root, path);
     shown = inRepo.startsWith('..') ? path : inRepo;
   }
-  const original = sources?.originalLine(path, frame.lineNumber, frame.columnNumber);
-  if (original !== undefined) return `${shown}:${original}`;
-  // V8 positions are 0-based; a tsx-compiled file that could not be mapped keeps its column.
-  return frame.lineNumber === 0 && path.endsWith('.ts') ? `${shown}:1:${frame.columnNumber + 1} (tsx output)` : `${shown}:${frame.lineNumber + 1}`;
+  return `${shown}:${frame.lineNumber + 1}`; // V8 positions are 0-based
 }
 
 /** Self time per function (same name and source position), largest first. */
-export function selfTimes(profile: CpuProfile, root: string, sources?: SourceLines): { rows: SelfTimeRow[]; totalMs: number; idleMs: number; samples: number } {
+export function selfTimes(profile: CpuProfile, root: string): { rows: SelfTimeRow[]; totalMs: number; idleMs: number; samples: number } {
   const frames = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
   const byFunction = new Map<string, { frame: CallFrame; micros: number }>();
   let total = 0;
@@ -68,7 +64,7 @@ export function selfTimes(profile: CpuProfile, root: string, sources?: SourceLin
     .sort((a, b) => b.micros - a.micros)
     .map(({ frame, micros }) => ({
       functionName: frame.functionName || '(anonymous)',
-      location: locate(frame, root, sources),
+      location: locate(frame, root),
       selfMs: micros / 1000,
       percent: total ? (100 * micros) / total : 0,
       busyPercent: busy && frame.functionName !== '(idle)' ? (100 * micros) / busy : 0,

@@ -14,7 +14,6 @@ import { measure } from './load.js';
 import { machineInfo } from './machine.js';
 import { machineLine } from './report.js';
 import { tokenTarget } from './scenarios.js';
-import { SourceLines } from './source-lines.js';
 import { createTransitKeys, OPENBAO_ROOT_TOKEN, scratchDir, startBao, startGateway, type Gateway } from './servers.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -89,7 +88,7 @@ async function main(): Promise<number> {
       );
       return 1;
     }
-    // One profile per thread (tsx's loader hooks run on their own thread). The main thread's file
+    // One profile per thread (worker threads write their own). The main thread's file
     // is CPU.<date>.<time>.<pid>.0.<seq>.cpuprofile; failing that, take the busiest profile.
     const busyMs = (profile: CpuProfile): number => {
       const summary = selfTimes(profile, ROOT);
@@ -100,14 +99,14 @@ async function main(): Promise<number> {
       .map((entry) => ({ ...entry, mainThread: /\.\d+\.0\.\d+\.cpuprofile$/.test(entry.file), busy: busyMs(entry.profile) }))
       .sort((a, b) => Number(b.mainThread) - Number(a.mainThread) || b.busy - a.busy);
     const main = profiles[0]!;
-    const summary = selfTimes(main.profile, ROOT, await SourceLines.create(ROOT));
+    const summary = selfTimes(main.profile, ROOT);
     const machine = machineInfo(bao.version, started);
     const table = selfTimeTable(summary.rows, TOP);
     const caption =
       `_Signet CPU profile, ${machine.date}: ${machineLine(machine)}. Gateway (vault-transit backend) under \`node --cpu-prof\`, ` +
       `ES256 POST /v1/tokens at c${connections} for ${seconds} s: ${load}. Profile ${summary.samples} samples over ${(summary.totalMs / 1000).toFixed(1)} s ` +
       `(start-up and shutdown included), idle ${((100 * summary.idleMs) / summary.totalMs).toFixed(1)}%. Top ${TOP} functions by self time; ` +
-      'src/ lines are mapped back from tsx\'s one-line output to the TypeScript source._';
+      'dist/ paths are the compiled gateway (`npm run build`), line for line close to src/._';
     const others = profiles.slice(1).map((p) => `${p.file.split('/').at(-1)} (${(p.busy / 1000).toFixed(1)} s busy)`);
     const text = `${caption}\n\n${table}\n${others.length ? `\nSummarised: the main thread, ${main.file.split('/').at(-1)}. Other thread profiles, not summarised: ${others.join(', ')}.\n` : ''}`;
     const resultsDir = join(ROOT, 'bench', 'results');
