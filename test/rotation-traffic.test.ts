@@ -9,9 +9,9 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { sha256Hex } from '../src/config/load.js';
 import type { SignetConfig } from '../src/config/schema.js';
 import { OPENBAO_ROOT_TOKEN, vaultRequest } from './harness/openbao.js';
+import { TEST_REDIS_URL as REDIS_URL } from './harness/redis.js';
 import { configFrom, openClient, requestToken, startGateway, TEST_ADMIN_KEY, type RunningGateway } from './helpers/gateway.js';
 
-const REDIS_URL = process.env.SIGNET_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 // max-age 2 s + swr 0 + refresh 1 s ≤ prepublish 4 s; grace 7 s ≥ TTL 4 s + 2 s; period 6 s.
 const TIMING = { max_token_ttl_seconds: 4, prepublish_seconds: 4, grace_seconds: 7, rotation_period_seconds: 6 };
 const TRAFFIC_MS = 20_000;
