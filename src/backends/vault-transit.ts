@@ -63,13 +63,15 @@ interface VaultApiError {
   message?: string;
 }
 
-/** Maps a failed Transit call to a typed error; the caller's message never carries Vault's raw body. */
-export function vaultError(error: unknown, ref: KeyRef, action: string): GatewayError {
+/** Where a Transit call for a ring went wrong, for messages. */
+const keyCall = (ref: KeyRef, action: string): string => `Transit ${action} for ring "${ref.ring}" (key "${ref.key}")`;
+
+/** Maps a failed Vault call to a typed error; `where` says which call, e.g. keyCall(ref, 'sign'). */
+export function vaultError(error: unknown, where: string): GatewayError {
   if (error instanceof GatewayError) return error;
   const failure = error as VaultApiError;
   const status = failure.response?.statusCode;
   const detail = failure.response?.body?.errors?.join('; ') ?? failure.message ?? String(error);
-  const where = `Transit ${action} for ring "${ref.ring}" (key "${ref.key}")`;
   if (status === 404 || /key not found|no existing key/i.test(detail)) {
     return new UnknownRingError(`${where}: key does not exist`, { cause: error });
   }
@@ -137,7 +139,7 @@ export class VaultTransitBackend implements SigningBackend {
       this.startRenewal(response.auth.lease_duration);
     })().catch((error: unknown) => {
       this.login = undefined;
-      throw vaultError(error, { ring: '*', key: '*', alg: 'ES256' }, 'AppRole login');
+      throw vaultError(error, `Vault AppRole login at auth/${approle.mount}`);
     });
     return this.login;
   }
@@ -171,10 +173,10 @@ export class VaultTransitBackend implements SigningBackend {
         try {
           return await work();
         } catch (retryError) {
-          throw vaultError(retryError, ref, action);
+          throw vaultError(retryError, keyCall(ref, action));
         }
       }
-      throw vaultError(error, ref, action);
+      throw vaultError(error, keyCall(ref, action));
     }
   }
 
@@ -249,7 +251,7 @@ export class VaultTransitBackend implements SigningBackend {
     }
     // Transit answers a batch with HTTP 200 and an error per failed item: each goes to its own caller.
     return results.map((result) => {
-      if (result.error) return { ok: false, error: vaultError({ response: { statusCode: 400, body: { errors: [result.error] } } }, ref, 'sign') };
+      if (result.error) return { ok: false, error: vaultError({ response: { statusCode: 400, body: { errors: [result.error] } } }, keyCall(ref, 'sign')) };
       try {
         return { ok: true, value: parseTransitSignature(result.signature, version, ref) };
       } catch (error) {
@@ -264,7 +266,7 @@ export class VaultTransitBackend implements SigningBackend {
       if (response.sealed) return { ok: false, detail: 'Vault is sealed' };
       return { ok: true, detail: `Vault at ${this.options.address}` };
     } catch (error) {
-      return { ok: false, detail: vaultError(error, { ring: '*', key: '*', alg: 'ES256' }, 'health').message };
+      return { ok: false, detail: vaultError(error, `Vault health at ${this.options.address}`).message };
     }
   }
 

@@ -4,9 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { UnauthenticatedError } from '../errors.js';
 import { findByKeyHash, presentedKeyHash } from '../tokens/api-keys.js';
 import type { KeyRing } from '../keyring/keyring.js';
-import { errorResponses } from './error-schema.js';
-
-const ringParams = { type: 'object', required: ['ring'], properties: { ring: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' } } } as const;
+import { errorResponses, ringParams } from './schemas.js';
 
 const versionSchema = {
   type: 'object',

@@ -2,13 +2,7 @@
 // The hot path picks precomputed bytes; only the Cache-Control number is computed per request.
 import cors from '@fastify/cors';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { errorResponses } from './error-schema.js';
-
-const ringParams = {
-  type: 'object',
-  required: ['ring'],
-  properties: { ring: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' } },
-} as const;
+import { errorResponses, ringParams } from './schemas.js';
 
 // ETag lists may carry several tags and weak forms (W/"x"); a match on any is a hit (RFC 9110 §13.1.2).
 function etagMatches(header: string | undefined, etag: string): boolean {

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { issueToken } from '../tokens/issue.js';
 import type { TokenRequest } from '../tokens/policy.js';
-import { errorResponses } from './error-schema.js';
+import { errorResponses } from './schemas.js';
 
 const audience = { type: 'string', minLength: 1, maxLength: 512 } as const;
 

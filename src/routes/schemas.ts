@@ -1,4 +1,4 @@
-// The one error body every route answers with.
+// Schemas more than one route uses: the error body every route answers with, and the ring parameter.
 export const errorBody = {
   type: 'object',
   required: ['error'],
@@ -15,3 +15,10 @@ export const errorBody = {
 export function errorResponses(...statuses: number[]): Record<number, typeof errorBody> {
   return Object.fromEntries(statuses.map((status) => [status, errorBody]));
 }
+
+/** `:ring` in a URL: the same rule as ring names in the config. */
+export const ringParams = {
+  type: 'object',
+  required: ['ring'],
+  properties: { ring: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' } },
+} as const;
