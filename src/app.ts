@@ -178,16 +178,13 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
   await app.register(adminRoutes);
 
   app.addHook('onReady', async () => {
-    for (const backend of config.backends.values()) {
-      if (backend.type === 'local') {
-        logger.warn(
-          { backend: backend.name, dataDir: backend.dataDir },
-          '!!! LOCAL BACKEND: private keys are EXPORTABLE software keys on disk. For development only; use vault-transit or aws-kms in production !!!',
-        );
-      }
-    }
     if (options.scheduling !== false) await rotation.start();
     await keys.start();
+    // Say loudly, once at start-up, when a key is weaker than non-exportable.
+    for (const [ring, findings] of await keys.auditKeys()) {
+      metrics.keyAuditFindings.set({ ring }, findings.length);
+      for (const finding of findings) logger.warn({ ring }, finding);
+    }
   });
   app.addHook('onClose', async () => {
     keys.stop();

@@ -22,6 +22,7 @@ Commands:
   token --aud AUD [--sub SUB] [--ttl SECONDS] [--ring NAME] [--claim name=json]...
                               issue one token (operator tool: bypasses client policies)
   client-key                  generate an API key and the SHA-256 to put in the config
+  doctor                      check config, backends, keys, canaries and key settings; exit 1 on failure
 
 Environment: SIGNET_CONFIG, SIGNET_HOST, SIGNET_PORT, SIGNET_PUBLIC_URL, SIGNET_LOG_LEVEL,
 SIGNET_DEV_API_KEY, SIGNET_DATA_DIR, SIGNET_JWKS_MAX_AGE_SECONDS, SIGNET_REDIS_URL`;
@@ -113,6 +114,44 @@ async function keysRevoke(config: SignetConfig, ringName: string | undefined, ve
   });
 }
 
+/** One line per check; failures make the exit code 1, warnings do not. */
+async function doctor(config: SignetConfig): Promise<void> {
+  let failed = false;
+  const line = (status: 'ok' | 'warn' | 'FAIL', text: string): void => {
+    if (status === 'FAIL') failed = true;
+    process.stdout.write(`${status.padEnd(4)}  ${text}\n`);
+  };
+  line('ok', `config: ${config.rings.size} ring(s), ${config.backends.size} backend(s), ${config.clients.length} client(s)`);
+  let app: FastifyInstance | undefined;
+  try {
+    app = await buildApp(config, { logger: createLogger('silent'), scheduling: false });
+    await app.ready();
+  } catch (error) {
+    line('FAIL', `start-up: ${error instanceof GatewayError ? `${error.code}: ` : ''}${(error as Error).message}`);
+  }
+  if (app) {
+    const { keys } = app.signet;
+    for (const backend of new Set([...keys.rings.values()].map((ring) => ring.backend))) {
+      const health = await backend.health();
+      line(health.ok ? 'ok' : 'FAIL', `backend ${backend.kind}: ${health.detail ?? (health.ok ? 'healthy' : 'unhealthy')}`);
+    }
+    const audits = await keys.auditKeys();
+    for (const ring of keys.rings.values()) {
+      if (!ring.loaded) {
+        line('FAIL', `ring ${ring.name}: not loaded (${keys.refreshFailures.get(ring.name) ?? 'see start-up above'})`);
+        continue;
+      }
+      const { view } = ring.current();
+      if (view.signing === null) line('FAIL', `ring ${ring.name}: no version may sign`);
+      else line('ok', `ring ${ring.name}: v${view.signing} signs (kid ${ring.kidOf(view.signing)}), ${view.published.length} published, next change ${iso(view.nextChangeAt)}`);
+      for (const [version, error] of ring.canaryFailures) line('FAIL', `ring ${ring.name}: canary of v${version} failed: ${error}`);
+      for (const finding of audits.get(ring.name) ?? []) line('warn', `ring ${ring.name}: ${finding}`);
+    }
+    await app.close();
+  }
+  if (failed) process.exitCode = 1;
+}
+
 async function printJwks(config: SignetConfig, ring: string | undefined): Promise<void> {
   await withKeys(config, async (app) => {
     const { document } = app.signet.keys.jwks(ring);
@@ -177,6 +216,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'keys' && sub === 'revoke') return keysRevoke(config, values.ring, values.version, values.reason);
   if (command === 'jwks') return printJwks(config, values.ring);
   if (command === 'token') return token(config, values);
+  if (command === 'doctor') return doctor(config);
   throw new ConfigError('command', `unknown command "${positionals.join(' ')}"\n\n${USAGE}`);
 }
 

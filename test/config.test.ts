@@ -96,6 +96,21 @@ describe('configuration', () => {
     expect(config.clients.map((c) => c.name)).toEqual(['orders']);
   });
 
+  it('signet doctor reports each check and exits 1 on a failure', () => {
+    const file = join(tempDir(), 'doctor.json');
+    const dataDir = tempDir();
+    const ok = { backends: { dev: { type: 'local', data_dir: dataDir } }, rings: [{ name: 'main', backend: 'dev', alg: 'ES256', create_if_missing: true }], state_dir: tempDir() };
+    writeFileSync(file, JSON.stringify(ok));
+    const healthy = spawnSync('npx', ['tsx', 'src/cli.ts', 'doctor'], { env: { ...process.env, SIGNET_CONFIG: file }, encoding: 'utf8' });
+    expect(healthy.status).toBe(0);
+    expect(healthy.stdout).toMatch(/^ok {4}ring main: v1 signs \(kid [A-Za-z0-9_-]{43}\)/m);
+    expect(healthy.stdout).toMatch(/^warn {2}ring main: .*EXPORTABLE software keys/m);
+    writeFileSync(file, JSON.stringify({ ...ok, rings: [...ok.rings, { name: 'ghost', backend: 'dev', alg: 'ES256' }] }));
+    const broken = spawnSync('npx', ['tsx', 'src/cli.ts', 'doctor'], { env: { ...process.env, SIGNET_CONFIG: file }, encoding: 'utf8' });
+    expect(broken.status).toBe(1);
+    expect(broken.stdout).toMatch(/^FAIL {2}ring ghost: not loaded/m);
+  });
+
   it('the CLI prints the field and the fix, exit code 2, no stack trace', () => {
     const file = join(tempDir(), 'bad.yaml');
     writeFileSync(file, 'rings:\n  - name: main\n    backend: dev\n    alg: HS256\nbackends:\n  dev:\n    type: local\n');

@@ -136,6 +136,21 @@ describe('Vault/OpenBao Transit end to end', () => {
       }
     });
 
+    it('key audit: nothing to report under the signer policy; the root token and an exportable key are reported', async () => {
+      const { VaultTransitBackend } = await import('../src/backends/vault-transit.js');
+      const ref = { ring: 'es256', key: key('ES256'), alg: 'ES256' as const };
+      const signer = new VaultTransitBackend({ address: url, mount: 'transit', approle: { roleId, secretId, mount }, timeoutMs: 5000 });
+      expect(await signer.auditKey(ref)).toEqual([]);
+      const root = new VaultTransitBackend({ address: url, mount: 'transit', token: OPENBAO_ROOT_TOKEN, timeoutMs: 5000 });
+      expect((await root.auditKey(ref)).join('\n')).toMatch(/can update transit\/keys\/.*\/config/);
+      const leaky = `signet-leaky-${suffix}`;
+      await vaultRequest(url, 'POST', `transit/keys/${leaky}`, { type: 'ecdsa-p256', exportable: true, allow_plaintext_backup: true });
+      const findings = await root.auditKey({ ring: 'leaky', key: leaky, alg: 'ES256' });
+      expect(findings.join('\n')).toMatch(/is exportable/);
+      expect(findings.join('\n')).toMatch(/plaintext backup/);
+      await Promise.all([signer.close(), root.close()]);
+    });
+
     it('the signer policy cannot rotate, make a key exportable, export or read other keys', async () => {
       const login = (await vaultRequest(url, 'POST', `auth/${mount}/login`, { role_id: roleId, secret_id: secretId })) as { auth: { client_token: string } };
       const token = login.auth.client_token;

@@ -40,6 +40,11 @@ export interface SigningBackend {
   revokeVersion?(key: KeyRef, version: number): Promise<void>;
   /** Records which version signs now, for backends that name it (KMS: the ring's alias). Informational. */
   markSigning?(key: KeyRef, version: number): Promise<void>;
+  /**
+   * Key settings that weaken the non-exportable guarantee (e.g. a Transit key marked exportable),
+   * one human-readable finding each. Checked at start-up and by `signet doctor`.
+   */
+  auditKey?(key: KeyRef): Promise<string[]>;
   health(): Promise<BackendHealth>;
   close(): Promise<void>;
 }

@@ -151,6 +151,10 @@ export class LocalBackend implements SigningBackend {
     );
   }
 
+  async auditKey(ref: KeyRef): Promise<string[]> {
+    return [`!!! LOCAL BACKEND (ring "${ref.ring}"): private keys are EXPORTABLE software keys on disk in ${this.options.dataDir}. For development only; use vault-transit or aws-kms in production !!!`];
+  }
+
   async health(): Promise<BackendHealth> {
     return { ok: true, detail: `software keys in ${this.options.dataDir}` };
   }

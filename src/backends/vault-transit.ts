@@ -48,6 +48,10 @@ interface SignItem {
 
 interface TransitKeyData {
   type: string;
+  exportable?: boolean;
+  allow_plaintext_backup?: boolean;
+  deletion_allowed?: boolean;
+  auto_rotate_period?: number;
   keys: Record<string, { public_key?: string; creation_time?: string }>;
   latest_version: number;
 }
@@ -258,6 +262,26 @@ export class VaultTransitBackend implements SigningBackend {
         return { ok: false, error };
       }
     });
+  }
+
+  async auditKey(ref: KeyRef): Promise<string[]> {
+    const data = await this.readKey(ref);
+    const findings: string[] = [];
+    if (data.exportable) findings.push(`Transit key "${ref.key}" is exportable: its private keys can be read out of Vault, and this can never be turned off. Rotate to a new non-exportable key`);
+    if (data.allow_plaintext_backup) findings.push(`Transit key "${ref.key}" allows plaintext backup: a backup carries the private keys`);
+    if (data.deletion_allowed) findings.push(`Transit key "${ref.key}" can be deleted: a deletion would break every token it signed`);
+    // What Signet's own token could do to the key: a signer must not be able to change its config.
+    const configPath = this.keyPath(ref, '/config');
+    const exportPath = `${this.mount}/export/signing-key/${encodeURIComponent(ref.key)}`;
+    try {
+      const response = (await this.client.write('sys/capabilities-self', { paths: [configPath, exportPath] })) as { data?: Record<string, string[]> } | undefined;
+      const can = (path: string, capability: string) => (response?.data?.[path] ?? []).some((c) => c === capability || c === 'root');
+      if (can(configPath, 'update')) findings.push(`Signet's Vault token can update ${configPath} (and so set exportable=true): attach infra/vault/signer.hcl, which denies it`);
+      if (can(exportPath, 'read')) findings.push(`Signet's Vault token can read ${exportPath}: attach infra/vault/signer.hcl, which denies it`);
+    } catch {
+      // sys/capabilities-self is in Vault's default policy; a token without it just skips this check.
+    }
+    return findings;
   }
 
   async health(): Promise<BackendHealth> {

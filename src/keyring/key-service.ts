@@ -88,6 +88,20 @@ export class KeyService {
     for (const listener of this.listeners) listener(ring);
   }
 
+  /** Findings per ring from backends that can audit their keys (see SigningBackend.auditKey). */
+  async auditKeys(): Promise<Map<string, string[]>> {
+    const results = new Map<string, string[]>();
+    for (const ring of this.rings.values()) {
+      if (!ring.backend.auditKey) continue;
+      try {
+        results.set(ring.name, await ring.backend.auditKey(ring.ref));
+      } catch (error) {
+        results.set(ring.name, [`could not audit the key: ${(error as Error).message}`]);
+      }
+    }
+    return results;
+  }
+
   private loadedRings(): KeyRing[] {
     // Rings load once and stay loaded; recompute the list only until all have.
     if (this.loaded.length !== this.rings.size) this.loaded = [...this.rings.values()].filter((ring) => ring.loaded);

@@ -52,6 +52,12 @@ export class Metrics {
     labelNames: ['ring'] as const,
     registers: [this.registry],
   });
+  readonly keyAuditFindings = new Gauge({
+    name: 'signet_key_audit_findings',
+    help: 'Settings that weaken a ring key (exportable, plaintext backup, deletable, software key); alert on > 0',
+    labelNames: ['ring'] as const,
+    registers: [this.registry],
+  });
   readonly rotations = new Counter({
     name: 'signet_rotations_total',
     help: 'Versions created by Signet, by ring and reason (scheduled, manual, revocation)',
