@@ -4,6 +4,7 @@
 // The same scenario with prepublish 0 (which the config refuses; the test forces it) fails, which
 // proves the mechanism is what keeps verifiers working.
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { sha256Hex } from '../src/config/load.js';
@@ -17,13 +18,19 @@ const TIMING = { max_token_ttl_seconds: 4, prepublish_seconds: 4, grace_seconds:
 const TRAFFIC_MS = 20_000;
 
 const running: RunningGateway[] = [];
+const ringNames: string[] = [];
 afterAll(async () => {
   await Promise.all(running.map((g) => g.close()));
+  // Leave the shared Redis as we found it.
+  const redis = new Redis(REDIS_URL);
+  await Promise.all(ringNames.flatMap((ring) => [redis.del(`signet:revoked:${ring}`), redis.del(`signet:lock:rotate:${ring}`)]));
+  redis.disconnect();
 });
 
 async function replicas(name: string, tweak: (config: SignetConfig) => void = () => undefined): Promise<[RunningGateway, RunningGateway, string]> {
   const url = inject('openbaoUrl');
   const key = `signet-traffic-${name}`;
+  ringNames.push(name);
   await vaultRequest(url, 'POST', `transit/keys/${key}`, { type: 'ecdsa-p256' });
   const raw = {
     refresh_interval_seconds: 1,
