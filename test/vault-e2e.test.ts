@@ -136,6 +136,22 @@ describe('Vault/OpenBao Transit end to end', () => {
       }
     });
 
+    it('logs in again when its AppRole token reaches its max TTL', async () => {
+      await vaultRequest(url, 'POST', `auth/${mount}/role/short`, { token_policies: [`signet-signer-${suffix}`], token_ttl: '1s', token_max_ttl: '2s' });
+      const shortRole = ((await vaultRequest(url, 'GET', `auth/${mount}/role/short/role-id`)) as { data: { role_id: string } }).data.role_id;
+      const shortSecret = ((await vaultRequest(url, 'POST', `auth/${mount}/role/short/secret-id`)) as { data: { secret_id: string } }).data.secret_id;
+      const { VaultTransitBackend } = await import('../src/backends/vault-transit.js');
+      const backend = new VaultTransitBackend({ address: url, mount: 'transit', approle: { roleId: shortRole, secretId: shortSecret, mount }, timeoutMs: 5000 });
+      const ref = { ring: 'es256', key: key('ES256'), alg: 'ES256' as const };
+      try {
+        expect((await backend.sign(ref, 1, Buffer.from('a.b'))).length).toBe(64);
+        await new Promise((resolve) => setTimeout(resolve, 2500)); // the first token is dead by now
+        expect((await backend.sign(ref, 1, Buffer.from('c.d'))).length).toBe(64);
+      } finally {
+        await backend.close();
+      }
+    });
+
     it('key audit: nothing to report under the signer policy; the root token and an exportable key are reported', async () => {
       const { VaultTransitBackend } = await import('../src/backends/vault-transit.js');
       const ref = { ring: 'es256', key: key('ES256'), alg: 'ES256' as const };
