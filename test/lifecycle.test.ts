@@ -60,6 +60,14 @@ describe('computeLifecycle', () => {
     expect(computeLifecycle([...versions, v(2, 24 * 60)], policy, at(24 * 60 + 1)).rotationDue).toBe(false);
   });
 
+  it('rotation is due at once when no version may sign, whatever the period', () => {
+    const disabledByHand = [v(1, 0), v(2, 100, { revoked: true })]; // v1 superseded by v2, then v2 revoked
+    const view = computeLifecycle(disabledByHand, { ...policy, rotationPeriodMs: 0 }, at(200));
+    expect(view.signing).toBeNull();
+    expect(view.rotationDue).toBe(true);
+    expect(computeLifecycle([], policy, at(0)).rotationDue).toBe(false);
+  });
+
   it('a period of 0 disables scheduled rotation', () => {
     expect(computeLifecycle([v(1, 0)], { ...policy, rotationPeriodMs: 0 }, at(10 ** 6)).rotationDueAt).toBeNull();
   });

@@ -151,6 +151,17 @@ describe('rotation lifecycle over HTTP', () => {
     expect(list.versions.map((v) => [v.version, v.state])).toEqual([[1, 'revoked'], [2, 'active']]);
   });
 
+  it('revoking the active version while a newer one is pending makes that one sign at once, without creating another', async () => {
+    const clock = new TestClock();
+    const gateway = await gatewayWith(clock);
+    await admin(gateway.url, 'POST', '/rings/main/rotate');
+    const response = await admin(gateway.url, 'POST', '/rings/main/versions/1/revoke', { reason: 'test' });
+    const result = (await response.json()) as { replacement: { version: number; kid: string } };
+    expect(result.replacement.version).toBe(2);
+    expect(await signingKid(gateway.url)).toBe(result.replacement.kid);
+    expect(gateway.app.signet.keys.ring('main').current().versions.map((v) => v.version)).toEqual([1, 2]);
+  });
+
   it('a version whose canary fails stays pending; the old version keeps signing', async () => {
     const clock = new TestClock();
     let failVersion2 = true;
@@ -172,6 +183,17 @@ describe('rotation lifecycle over HTTP', () => {
     failVersion2 = false;
     await gateway.app.signet.keys.refreshAll({ throwOnError: true });
     expect(await signingKid(gateway.url)).not.toBe(v1);
+  });
+
+  it('sees versions another process added to the local key file (signet keys rotate beside a running server)', async () => {
+    const clock = new TestClock();
+    const gateway = await gatewayWith(clock);
+    const ring = gateway.app.signet.keys.ring('main');
+    const { LocalBackend } = await import('../src/backends/local.js');
+    const dataDir = (gateway.app.signet.config.backends.get('dev') as { dataDir: string }).dataDir;
+    await new LocalBackend({ dataDir }).createVersion(ring.ref); // another process
+    await gateway.app.signet.keys.refreshAll({ throwOnError: true });
+    expect((await jwks(gateway.url)).kids).toHaveLength(2);
   });
 
   it('the admin API takes only admin keys, and its errors have codes', async () => {

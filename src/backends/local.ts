@@ -1,7 +1,7 @@
 // Embedded development backend: software keys in a data directory. The keys are exportable by
 // anyone who can read the directory; this backend exists so `npm start` works with no Vault.
 import { constants, generateKeyPair, createPrivateKey, createPublicKey, sign as nodeSign, type KeyObject } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile, chmod } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ALGORITHMS, NODE_HASH, type JwsAlg } from '../jose/algorithms.js';
@@ -37,7 +37,7 @@ export interface LocalBackendOptions {
 
 export class LocalBackend implements SigningBackend {
   readonly kind = 'local';
-  private readonly keys = new Map<string, LoadedVersion[]>();
+  private readonly keys = new Map<string, { stamp: string; versions: LoadedVersion[] }>();
   // Serialises writes per key so two concurrent rotations cannot both write version N+1.
   private writes = Promise.resolve();
 
@@ -48,27 +48,34 @@ export class LocalBackend implements SigningBackend {
     return join(this.options.dataDir, `${key}.json`);
   }
 
-  private async load(ref: KeyRef): Promise<LoadedVersion[] | undefined> {
+  /**
+   * The key's versions. `fresh` re-reads the file when it changed on disk, so versions another
+   * process added (`signet keys rotate` beside a running server) are seen on the next refresh.
+   */
+  private async load(ref: KeyRef, fresh = false): Promise<LoadedVersion[] | undefined> {
+    const file = this.file(ref.key);
     const cached = this.keys.get(ref.key);
-    if (cached) return cached;
-    let stored: StoredKey;
+    let stamp: string;
     try {
-      stored = JSON.parse(await readFile(this.file(ref.key), 'utf8')) as StoredKey;
+      const info = await stat(file);
+      stamp = `${info.mtimeMs}:${info.size}`;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
-    const loaded = stored.versions.map((stored) => {
-      const privateKey = createPrivateKey(stored.privateKeyPem);
+    if (cached && (!fresh || cached.stamp === stamp)) return cached.versions;
+    const stored = JSON.parse(await readFile(file, 'utf8')) as StoredKey;
+    const versions = stored.versions.map((entry) => {
+      const privateKey = createPrivateKey(entry.privateKeyPem);
       return {
-        version: stored.version,
-        createdAt: new Date(stored.createdAt),
+        version: entry.version,
+        createdAt: new Date(entry.createdAt),
         privateKey,
         spki: createPublicKey(privateKey).export({ format: 'der', type: 'spki' }),
       };
     });
-    this.keys.set(ref.key, loaded);
-    return loaded;
+    this.keys.set(ref.key, { stamp, versions });
+    return versions;
   }
 
   private async persist(ref: KeyRef, versions: LoadedVersion[]): Promise<void> {
@@ -86,6 +93,8 @@ export class LocalBackend implements SigningBackend {
     await writeFile(temporary, JSON.stringify(stored, null, 2), { mode: 0o600 });
     await chmod(temporary, 0o600);
     await rename(temporary, target);
+    const info = await stat(target);
+    this.keys.set(ref.key, { stamp: `${info.mtimeMs}:${info.size}`, versions });
   }
 
   private async addVersion(ref: KeyRef, existing: LoadedVersion[]): Promise<LoadedVersion> {
@@ -96,9 +105,7 @@ export class LocalBackend implements SigningBackend {
       privateKey,
       spki: createPublicKey(privateKey).export({ format: 'der', type: 'spki' }),
     };
-    const next = [...existing, created];
-    await this.persist(ref, next);
-    this.keys.set(ref.key, next);
+    await this.persist(ref, [...existing, created]);
     return created;
   }
 
@@ -118,14 +125,14 @@ export class LocalBackend implements SigningBackend {
   }
 
   async listVersions(ref: KeyRef): Promise<KeyVersion[]> {
-    const versions = await this.load(ref);
+    const versions = await this.load(ref, true);
     if (!versions) throw new UnknownRingError(`local key "${ref.key}" does not exist`);
     return versions.map(({ version, createdAt, spki }) => ({ version, createdAt, spki }));
   }
 
   async createVersion(ref: KeyRef): Promise<KeyVersion> {
     return this.serialised(async () => {
-      const existing = await this.load(ref);
+      const existing = await this.load(ref, true);
       if (!existing) throw new UnknownRingError(`local key "${ref.key}" does not exist`);
       const { version, createdAt, spki } = await this.addVersion(ref, existing);
       return { version, createdAt, spki };
@@ -133,7 +140,8 @@ export class LocalBackend implements SigningBackend {
   }
 
   async sign(ref: KeyRef, version: number, signingInput: Uint8Array): Promise<Uint8Array> {
-    const versions = await this.load(ref);
+    let versions = await this.load(ref);
+    if (versions && !versions.some((v) => v.version === version)) versions = await this.load(ref, true); // made by another process?
     if (!versions) throw new UnknownRingError(`local key "${ref.key}" does not exist`);
     const found = versions.find((v) => v.version === version);
     if (!found) throw new UnknownVersionError(`local key "${ref.key}" has no version ${version}`);

@@ -54,7 +54,7 @@ export interface LifecycleView {
   nextChangeAt: number | null;
   /** Next instant at which the published set shrinks (a retire), or null. Bounds JWKS max-age. */
   nextUnpublishAt: number | null;
-  /** The active version has reached rotation_period and no newer version exists yet. */
+  /** The active version has reached rotation_period and no newer version exists yet, or nothing can sign. */
   rotationDue: boolean;
   /** When scheduled rotation is next due (null: no period, or a newer version already exists). */
   rotationDueAt: number | null;
@@ -118,7 +118,9 @@ export function computeLifecycle(facts: readonly VersionFacts[], policy: Rotatio
     published: versions.filter((v) => v.state !== 'retired' && v.state !== 'revoked').map((v) => v.version),
     nextChangeAt,
     nextUnpublishAt,
-    rotationDue: rotationDueAt !== null && rotationDueAt <= now,
+    // Also due when no version may sign (e.g. an operator disabled the active KMS key by hand):
+    // a new version restores signing instead of answering 503 until someone rotates.
+    rotationDue: (rotationDueAt !== null && rotationDueAt <= now) || (signer === undefined && sorted.length > 0),
     rotationDueAt,
   };
 }

@@ -98,16 +98,23 @@ export class RotationController {
     ring.markRevoked(version);
     this.logger.warn({ ring: ring.name, version, kid, reason }, 'key version revoked');
 
-    // A replacement is needed when the revoked version signed or was next in line to.
+    // A replacement is needed when the revoked version signed or was next in line to. It is made
+    // under the rotation lock, like any other version, so a scheduled rotation racing this one
+    // (nothing can sign, so one is due) does not add a second version.
     let replacement: RevocationResult['replacement'];
     const liveNewer = before.view.versions.some((v) => v.version > version && v.state !== 'revoked');
     if (status.state === 'active' || (status.state === 'pending' && !liveNewer)) {
-      const created = await this.createVersion(ring, 'revocation');
-      replacement = { version: created, kid: ring.kidOf(created) };
+      await this.state.withLock(`rotate:${ring.name}`, LOCK_TTL_MS, async () => {
+        await this.keys.refreshRing(ring);
+        if (ring.current().view.rotationDue) await this.createVersion(ring, 'revocation');
+      });
+      await this.keys.refreshRing(ring);
+      const newest = ring.current().view.versions.filter((v) => v.version > version && v.state !== 'revoked').at(-1);
+      if (newest) replacement = { version: newest.version, kid: ring.kidOf(newest.version) };
     } else {
       await this.keys.refreshRing(ring);
-      await this.state.publishChange(ring.name).catch(() => undefined);
     }
+    await this.state.publishChange(ring.name).catch(() => undefined);
     void this.webhooks.notify(ring, 'key.revoked', { version, kid, reason, ...(replacement ? { replacement } : {}) });
     return { version, kid, replacement };
   }
