@@ -158,7 +158,8 @@ describe('versions made outside Signet, and revocation across replicas', () => {
       expect(await kidOf(b)).toBe(before);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    await new Promise((resolve) => setTimeout(resolve, 4000 + 1000 + 500 - (Date.now() - rotatedAt)));
+    // prepublish (4 s) + at most one refresh interval (1 s) before a replica saw it + 1.5 s of slack.
+    await new Promise((resolve) => setTimeout(resolve, 4000 + 1000 + 1500 - (Date.now() - rotatedAt)));
     expect(await kidOf(a)).toBe(fresh);
     expect(await kidOf(b)).toBe(fresh);
   }, 30_000);
