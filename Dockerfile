@@ -13,6 +13,8 @@ RUN npm ci --omit=dev --no-audit --no-fund
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
 COPY examples ./examples
+# Revocations live here when no Redis is configured (state_dir); mount a volume to keep them.
+RUN mkdir -p /app/.signet && chown node:node /app/.signet
 USER node
 ENV SIGNET_HOST=0.0.0.0 NODE_ENV=production
 EXPOSE 8080
