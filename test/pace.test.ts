@@ -1,6 +1,7 @@
 // The client-side pace limit, driven by an injected clock: no test sleeps.
 import { describe, expect, it } from 'vitest';
-import { Pacer, TokenBucket } from '../src/backends/pace.js';
+import { Pacer } from '../src/backends/pace.js';
+import { TokenBucket } from '../src/token-bucket.js';
 import { BackendThrottledError } from '../src/errors.js';
 
 function fakeTime(): { now: () => number; advance(ms: number): void; sleeps: number[]; sleep(ms: number): Promise<void> } {

@@ -3,6 +3,7 @@
 // that would have to queue for long fails fast (503 + Retry-After) instead of piling up behind
 // the SDK's retries while the caller's HTTP request times out.
 import { BackendThrottledError } from '../errors.js';
+import { TokenBucket } from '../token-bucket.js';
 
 export interface PaceOptions {
   /** Calls per second per name; 0 means unlimited. */
@@ -17,36 +18,6 @@ export interface PaceOptions {
 }
 
 export const DEFAULT_MAX_WAIT_MS = 250;
-
-export class TokenBucket {
-  private tokens: number;
-  private updatedAt: number;
-
-  constructor(
-    private readonly ratePerSecond: number,
-    private readonly capacity: number,
-    private readonly now: () => number,
-  ) {
-    this.tokens = capacity;
-    this.updatedAt = now();
-  }
-
-  /**
-   * Reserves one call: returns how many ms to wait before making it, or undefined (and reserves
-   * nothing) when that wait would exceed `maxWaitMs`. Tokens may go negative: each reservation
-   * that waits pushes the next one further out, so waiting callers are spaced at the rate.
-   */
-  reserve(maxWaitMs: number): number | undefined {
-    // Never moves backwards: a clock that steps back and returns must not mint tokens twice.
-    const now = Math.max(this.now(), this.updatedAt);
-    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.updatedAt) * this.ratePerSecond) / 1000);
-    this.updatedAt = now;
-    const waitMs = this.tokens >= 1 ? 0 : ((1 - this.tokens) * 1000) / this.ratePerSecond;
-    if (waitMs > maxWaitMs) return undefined;
-    this.tokens -= 1;
-    return waitMs;
-  }
-}
 
 export class Pacer {
   private readonly buckets = new Map<string, TokenBucket>();

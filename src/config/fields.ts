@@ -84,7 +84,7 @@ export class Fields {
     return value as string[];
   }
 
-  list(key: string): Fields[] | unknown[] {
+  list(key: string): unknown[] {
     const value = this.raw[key];
     if (value === undefined || value === null) return [];
     if (!Array.isArray(value)) throw new ConfigError(this.at(key), 'must be a list');

@@ -250,7 +250,7 @@ export function loadConfig(env: Env = process.env): SignetConfig {
   }
 
   const rings = new Map<string, RingConfig>();
-  for (const [index, entry] of (top.list('rings') as unknown[]).entries()) {
+  for (const [index, entry] of top.list('rings').entries()) {
     const ring = parseRing(
       Fields.of(`rings[${index}]`, entry, ['name', 'backend', 'key', 'alg', 'issuer', 'max_token_ttl_seconds', 'default_token_ttl_seconds', 'prepublish_seconds', 'grace_seconds', 'rotation_period_seconds', 'create_if_missing']),
       publicUrl,
@@ -262,7 +262,7 @@ export function loadConfig(env: Env = process.env): SignetConfig {
   }
   if (rings.size === 0) throw new ConfigError('rings', 'define at least one ring');
 
-  const clients: ClientConfig[] = (top.list('clients') as unknown[]).map((entry, index) =>
+  const clients: ClientConfig[] = top.list('clients').map((entry, index) =>
     parseClient(Fields.of(`clients[${index}]`, entry, ['name', 'api_key_sha256', 'rings', 'audiences', 'subjects', 'max_ttl_seconds', 'claims', 'rate_limit_per_second', 'rate_limit_burst']), rings),
   );
   const seenKeys = new Set<string>();
@@ -291,7 +291,7 @@ export function loadConfig(env: Env = process.env): SignetConfig {
     adminKeys.push(sha256Hex(value));
   }
 
-  const webhooks: WebhookConfig[] = (top.list('webhooks') as unknown[]).map((entry, index) => {
+  const webhooks: WebhookConfig[] = top.list('webhooks').map((entry, index) => {
     const f = Fields.of(`webhooks[${index}]`, entry, ['url', 'events', 'attempts', 'initial_backoff_ms', 'timeout_ms']);
     const events = f.strings('events', [...WEBHOOK_EVENTS]);
     for (const [i, event] of events.entries()) {

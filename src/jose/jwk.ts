@@ -119,11 +119,14 @@ export async function spkiToJwk(spki: Uint8Array, alg: JwsAlg): Promise<PublicJw
     throw new UnsupportedKeyError(`a ${members.crv ?? members.kty} key cannot sign ${alg}`);
   }
   const kid = await calculateJwkThumbprint(members, 'sha256');
-  // Member order is fixed so the published bytes are identical on every replica.
-  return { kty: members.kty, use: 'sig', alg, kid, ...pick(members) };
+  return publicMembers({ ...members, use: 'sig', alg, kid });
 }
 
-function pick(members: Omit<PublicJwk, 'alg' | 'kid' | 'use'>): Partial<PublicJwk> {
-  const { crv, x, y, n, e } = members;
-  return Object.fromEntries(Object.entries({ crv, x, y, n, e }).filter(([, value]) => value !== undefined));
+/**
+ * The allow-list of what may be published, in a fixed order so every replica emits identical
+ * bytes. Whatever object comes in, nothing but these members goes out.
+ */
+export function publicMembers(jwk: PublicJwk): PublicJwk {
+  const { kty, use, alg, kid, crv, x, y, n, e } = jwk;
+  return Object.fromEntries(Object.entries({ kty, use, alg, kid, crv, x, y, n, e }).filter(([, value]) => value !== undefined)) as unknown as PublicJwk;
 }

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { SignetConfig } from '../config/schema.js';
 import { UnknownRingError } from '../errors.js';
 import type { SigningBackend } from '../backends/backend.js';
-import { KeyRing, type Canary, type Clock, type RevocationSource, type RingSnapshot } from './keyring.js';
+import { KeyRing, type Canary, type Clock, type RevocationSource } from './keyring.js';
 import { MemoisedDocument, type JwksDocument } from './jwks-document.js';
 
 export interface KeyServiceOptions {
@@ -18,8 +18,8 @@ export interface KeyServiceOptions {
 
 export class KeyService {
   readonly rings = new Map<string, KeyRing>();
-  private readonly allDocument = new MemoisedDocument<RingSnapshot>((snapshots) => snapshots.flatMap((s) => s.jwks));
-  private readonly ringDocuments = new Map<string, MemoisedDocument<RingSnapshot>>();
+  private readonly allDocument = new MemoisedDocument();
+  private readonly ringDocuments = new Map<string, MemoisedDocument>();
   private timer?: NodeJS.Timeout;
   private refreshing?: Promise<void>;
   readonly refreshFailures = new Map<string, string>();
@@ -34,7 +34,7 @@ export class KeyService {
         ringConfig.name,
         new KeyRing(ringConfig, backend, options.clock, config.jwks.maxAgeMs, options.revocations, options.canary),
       );
-      this.ringDocuments.set(ringConfig.name, new MemoisedDocument((snapshots) => snapshots.flatMap((s) => s.jwks)));
+      this.ringDocuments.set(ringConfig.name, new MemoisedDocument());
     }
   }
 
@@ -108,22 +108,16 @@ export class KeyService {
     return this.loaded;
   }
 
-  /** The JWKS of every ring (ring === undefined) or of one ring. */
+  /**
+   * The JWKS of every ring (ring === undefined) or of one ring, and the max-age it may carry:
+   * never past the moment a key leaves the set, so no cache outlives a retire.
+   */
   jwks(ringName?: string): { document: JwksDocument; maxAgeSeconds: number } {
     const rings = ringName === undefined ? this.loadedRings() : [this.ring(ringName)];
     const memo = ringName === undefined ? this.allDocument : this.ringDocuments.get(ringName)!;
-    const document = memo.get(rings.length, (i) => rings[i]!.current());
-    return { document, maxAgeSeconds: this.maxAgeSeconds(rings) };
-  }
-
-  /** max-age never reaches past the moment a key leaves the set, so no cache outlives a retire. */
-  private maxAgeSeconds(rings: readonly KeyRing[]): number {
-    const now = this.options.clock();
+    const { document, nextUnpublishAt } = memo.get(rings.length, (i) => rings[i]!.current());
     let maxAgeMs = this.options.config.jwks.maxAgeMs;
-    for (const ring of rings) {
-      const next = ring.current().view.nextUnpublishAt;
-      if (next !== null) maxAgeMs = Math.min(maxAgeMs, next - now);
-    }
-    return Math.max(0, Math.floor(maxAgeMs / 1000));
+    if (nextUnpublishAt !== null) maxAgeMs = Math.min(maxAgeMs, nextUnpublishAt - this.options.clock());
+    return { document, maxAgeSeconds: Math.max(0, Math.floor(maxAgeMs / 1000)) };
   }
 }

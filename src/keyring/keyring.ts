@@ -32,11 +32,8 @@ interface CachedJwk {
 export interface RingSnapshot {
   view: LifecycleView;
   versions: KeyVersion[];
+  /** The published keys, in version order. */
   jwks: PublicJwk[];
-  kidByVersion: Map<number, string>;
-  computedAt: number;
-  refreshedAt: number;
-  revoked: Set<number>;
 }
 
 export class KeyRing {
@@ -92,7 +89,7 @@ export class KeyRing {
     this.versions = versions;
     this.revoked = revoked;
     if (this.canary) await this.runCanaries();
-    this.recompute(this.clock());
+    this.recompute();
   }
 
   private async jwkFor(version: KeyVersion): Promise<PublicJwk> {
@@ -137,18 +134,9 @@ export class KeyRing {
     return view.published.map((version) => this.jwkCache.get(version)!.jwk);
   }
 
-  private recompute(refreshedAt: number): RingSnapshot {
-    const now = this.clock();
-    const view = computeLifecycle(this.facts(), this.policy, now);
-    this.snapshot = {
-      view,
-      versions: this.versions,
-      jwks: this.jwksOf(view),
-      kidByVersion: new Map([...this.jwkCache].map(([version, cached]) => [version, cached.jwk.kid])),
-      computedAt: now,
-      refreshedAt,
-      revoked: this.revoked,
-    };
+  private recompute(): RingSnapshot {
+    const view = computeLifecycle(this.facts(), this.policy, this.clock());
+    this.snapshot = { view, versions: this.versions, jwks: this.jwksOf(view) };
     return this.snapshot;
   }
 
@@ -157,24 +145,23 @@ export class KeyRing {
     const snapshot = this.snapshot;
     if (!snapshot) throw new NoSigningVersionError(`ring "${this.name}" has not loaded its keys yet`);
     const next = snapshot.view.nextChangeAt;
-    return next !== null && this.clock() >= next ? this.recompute(snapshot.refreshedAt) : snapshot;
+    return next !== null && this.clock() >= next ? this.recompute() : snapshot;
   }
 
   /** Applies a revocation to this process at once (the shared store carries it to the others). */
   markRevoked(version: number): void {
     this.revoked = new Set([...this.revoked, version]);
-    if (this.snapshot) this.recompute(this.snapshot.refreshedAt);
+    if (this.snapshot) this.recompute();
   }
 
   signer(): SigningChoice {
     const snapshot = this.current();
     const version = snapshot.view.signing;
     if (version === null) throw new NoSigningVersionError(`ring "${this.name}" has no version that may sign (all revoked?)`);
-    const now = this.clock();
     return {
       version,
-      kid: snapshot.kidByVersion.get(version)!,
-      notAfter: latestSafeExpiry(snapshot.view, this.policy, this.jwksMaxAgeMs, now),
+      kid: this.kidOf(version)!,
+      notAfter: latestSafeExpiry(snapshot.view, this.policy, this.jwksMaxAgeMs, this.clock()),
     };
   }
 

@@ -1,7 +1,7 @@
 // Who is calling, and what their policy lets them ask for. Every rejection is a typed error
 // with a stable code; nothing here trusts the request body's shape beyond the route schema.
 import type { ClientConfig, RingConfig } from '../config/schema.js';
-import { TokenBucket } from '../backends/pace.js';
+import { TokenBucket } from '../token-bucket.js';
 import { findByKeyHash, presentedKeyHash } from './api-keys.js';
 import {
   AudienceNotAllowedError,
