@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '../src/config/load.js';
-import { configFrom, openClient, requestToken, startGateway, tempDir, TEST_ADMIN_KEY, TEST_API_KEY } from './helpers/gateway.js';
+import { adminRequest, configFrom, openClient, requestToken, startGateway, tempDir, TEST_ADMIN_KEY, TEST_API_KEY } from './helpers/gateway.js';
 
 describe('no secrets in responses, logs or errors', () => {
   it('never emits private key material or API keys', async () => {
@@ -34,12 +34,7 @@ describe('no secrets in responses, logs or errors', () => {
     );
     const responses: string[] = [];
     const admin = async (method: string, path: string, body?: unknown) => {
-      const response = await fetch(`${gateway.url}/v1/admin${path}`, {
-        method,
-        headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-      responses.push(await response.text());
+      responses.push(await (await adminRequest(gateway.url, method, path, body)).text());
     };
     try {
       for (const key of ['ec', 'rsa', 'ed']) responses.push(JSON.stringify((await requestToken(gateway.url, { audience: 'x', key })).body));

@@ -11,7 +11,7 @@ import { sha256Hex } from '../src/config/load.js';
 import type { SignetConfig } from '../src/config/schema.js';
 import { OPENBAO_ROOT_TOKEN, vaultRequest } from './harness/openbao.js';
 import { TEST_REDIS_URL as REDIS_URL } from './harness/redis.js';
-import { configFrom, openClient, requestToken, startGateway, TEST_ADMIN_KEY, type RunningGateway } from './helpers/gateway.js';
+import { adminRequest, configFrom, openClient, publishedKids, requestToken, startGateway, TEST_ADMIN_KEY, type RunningGateway } from './helpers/gateway.js';
 
 // max-age 2 s + swr 0 + refresh 1 s ≤ prepublish 4 s; grace 7 s ≥ TTL 4 s + 2 s; period 6 s.
 const TIMING = { max_token_ttl_seconds: 4, prepublish_seconds: 4, grace_seconds: 7, rotation_period_seconds: 6 };
@@ -143,8 +143,7 @@ describe('versions made outside Signet, and revocation across replicas', () => {
     await vaultRequest(inject('openbaoUrl'), 'POST', `transit/keys/${key}/rotate`, {}); // bao write -f transit/keys/<k>/rotate
     const rotatedAt = Date.now();
 
-    const published = async (gateway: RunningGateway): Promise<string[]> =>
-      ((await (await fetch(`${gateway.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid);
+    const published = async (gateway: RunningGateway): Promise<string[]> => (await publishedKids(gateway.url)).kids;
     while ((await published(a)).length < 2 || (await published(b)).length < 2) {
       expect(Date.now() - rotatedAt).toBeLessThan(1000 + 1000); // refresh interval + slack
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -168,15 +167,10 @@ describe('versions made outside Signet, and revocation across replicas', () => {
     const [a, b] = await replicas(`revoke-${randomBytes(3).toString('hex')}`);
     const ringName = [...a.app.signet.keys.rings.keys()][0]!;
     const victim = (await requestToken(b.url, { audience: 'x' })).body.kid as string;
-    const response = await fetch(`${a.url}/v1/admin/rings/${ringName}/versions/1/revoke`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ reason: 'test' }),
-    });
+    const response = await adminRequest(a.url, 'POST', `/rings/${ringName}/versions/1/revoke`, { reason: 'test' });
     expect(response.status).toBe(200);
     const revokedAt = Date.now();
-    const kidsOn = async (gateway: RunningGateway) =>
-      ((await (await fetch(`${gateway.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid);
+    const kidsOn = async (gateway: RunningGateway): Promise<string[]> => (await publishedKids(gateway.url)).kids;
     expect(await kidsOn(a)).not.toContain(victim);
     // Documented bound: at once with Redis; at worst one refresh interval (1 s here).
     while ((await kidsOn(b)).includes(victim)) {

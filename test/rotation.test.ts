@@ -2,11 +2,11 @@
 // pre-publication, grace, Cache-Control bounds, scheduled and manual rotation, revocation,
 // signed webhooks with retries, the canary, and the admin API's own credentials.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { decodeProtectedHeader, type JWK } from 'jose';
+import { decodeProtectedHeader } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../src/config/load.js';
 import type { RunningGateway } from './helpers/gateway.js';
-import { configFrom, openClient, requestToken, startGateway, tempDir, TEST_ADMIN_KEY, TEST_API_KEY } from './helpers/gateway.js';
+import { adminRequest, configFrom, openClient, publishedKids, requestToken, startGateway, tempDir, TEST_ADMIN_KEY, TEST_API_KEY } from './helpers/gateway.js';
 import { TestClock } from './helpers/clock.js';
 import { remoteVerifier } from './helpers/verify.js';
 
@@ -35,18 +35,8 @@ async function gatewayWith(clock: TestClock, extra: Record<string, unknown> = {}
   return gateway;
 }
 
-const admin = (url: string, method: string, path: string, body?: unknown, key = TEST_ADMIN_KEY) =>
-  fetch(`${url}/v1/admin${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-
-async function jwks(url: string): Promise<{ kids: string[]; etag: string | null; cacheControl: string | null }> {
-  const response = await fetch(`${url}/.well-known/jwks.json`);
-  const body = (await response.json()) as { keys: JWK[] };
-  return { kids: body.keys.map((k) => k.kid!), etag: response.headers.get('etag'), cacheControl: response.headers.get('cache-control') };
-}
+const admin = adminRequest;
+const jwks = publishedKids;
 
 async function signingKid(url: string): Promise<string> {
   const { body } = await requestToken(url, { audience: 'aud' });

@@ -48,3 +48,19 @@ export async function requestToken(url: string, body: unknown, apiKey = TEST_API
   });
   return { status: response.status, body: await response.json(), headers: response.headers };
 }
+
+/** A call to the admin API with the test admin key (or `key`). */
+export function adminRequest(url: string, method: string, path: string, body?: unknown, key = TEST_ADMIN_KEY): Promise<Response> {
+  return fetch(`${url}/v1/admin${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+/** The kids a gateway publishes at /.well-known/jwks.json, with the caching headers it sent. */
+export async function publishedKids(url: string): Promise<{ kids: string[]; etag: string | null; cacheControl: string | null }> {
+  const response = await fetch(`${url}/.well-known/jwks.json`);
+  const body = (await response.json()) as { keys: Array<{ kid: string }> };
+  return { kids: body.keys.map((k) => k.kid), etag: response.headers.get('etag'), cacheControl: response.headers.get('cache-control') };
+}
