@@ -13,47 +13,50 @@ import {
   PayloadTooLargeError,
   UnsupportedMediaTypeError,
 } from './errors.js';
-import { verifyingCanary } from './keyring/canary.js';
+import { verifyingCanary, type Canary } from './key-actions/canary.js';
+import { RingRefresher } from './key-actions/refresh.js';
+import { RevocationService } from './key-actions/revocation.js';
+import { RotationController } from './key-actions/rotation.js';
 import { KeyService } from './keyring/key-service.js';
-import type { Canary, Clock } from './keyring/keyring.js';
-import { RotationController } from './keyring/rotation.js';
-import { adminRoutes } from './routes/admin.js';
-import { FileSharedState } from './state/file-state.js';
-import type { SharedState } from './state/shared-state.js';
-import { WebhookNotifier } from './webhooks.js';
+import type { Clock, IntegrityEvent, KeyRing } from './keyring/keyring.js';
+import { AuditLog } from './observability/audit.js';
+import { LineSink } from './observability/line-sink.js';
 import { Metrics } from './observability/metrics.js';
+import { adminRoutes } from './routes/admin.js';
 import { healthRoutes, readinessSchema } from './routes/health.js';
 import { jwksRoutes } from './routes/jwks.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { tokenRoutes } from './routes/tokens.js';
 import type { Services } from './services.js';
+import type { Coordination } from './state/coordination.js';
+import { FileLedgerStore } from './state/file-ledger.js';
+import { LocalCoordination } from './state/local-coordination.js';
+import type { RedisState } from './state/redis-state.js';
 import { ClientDirectory } from './tokens/policy.js';
+import { WebhookNotifier } from './webhooks.js';
 
 export interface BuildOptions {
   clock?: Clock;
   logger?: Logger;
   /** Replaces the backends the config names (tests that need a fault a real server cannot show). */
   backends?: Map<string, SigningBackend>;
-  state?: SharedState;
   canary?: Canary | false;
-  /** Scheduled rotation and change events; off for read-only CLI commands. */
+  /** Scheduled rotation, change events and writing facts back to stores; off for read-only CLI commands. */
   scheduling?: boolean;
+  /** Where audit records go; by default config.audit.file, or else the log stream. */
+  auditSink?: LineSink;
 }
 
-async function createSharedState(config: SignetConfig, logger: Logger): Promise<SharedState> {
-  if (config.redisUrl) {
-    const { RedisSharedState } = await import('./state/redis-state.js'); // ioredis costs ~13 MB RSS: load it only when used
-    return new RedisSharedState(config.redisUrl);
-  }
-  const remote = [...config.backends.values()].some((backend) => backend.type !== 'local');
-  if (remote) {
-    logger.warn({ stateDir: config.stateDir }, 'no redis_url: revocations and the rotation lock are shared only by processes on this host that share state_dir; configure Redis when running several replicas');
-  }
-  return new FileSharedState(config.stateDir);
+// stdout, shared by the log and (unless audit.file is set) the audit records: one stream, so
+// their lines never interleave, flushed once per event-loop turn.
+let stdoutSink: LineSink | undefined;
+export function logSink(): LineSink {
+  stdoutSink ??= new LineSink(1);
+  return stdoutSink;
 }
 
 /** Pino options shared by the server and the CLI: credentials never reach a log line. */
-export function createLogger(level: string): Logger {
+export function createLogger(level: string, sink: LineSink = logSink()): Logger {
   return pino(
     {
       level,
@@ -61,11 +64,14 @@ export function createLogger(level: string): Logger {
       // logs tokens, keys or secrets; this is the second wall for request headers.
       redact: { paths: ['req.headers.authorization', 'req.headers["x-vault-token"]'], censor: '[redacted]' },
     },
-    // Asynchronous, buffered writes: one audit line per token must not cost a write(2) each
-    // (measured: 152 → 135 µs of gateway CPU per token). Lines reach the log within 250 ms;
-    // serve() flushes on shutdown.
-    pino.destination({ sync: false, minLength: 8192, periodicFlush: 250 }),
+    sink,
   );
+}
+
+async function connectRedis(config: SignetConfig): Promise<RedisState | undefined> {
+  if (!config.redisUrl) return undefined;
+  const { RedisState } = await import('./state/redis-state.js'); // ioredis costs ~13 MB RSS: load it only when used
+  return new RedisState(config.redisUrl);
 }
 
 /** Framework errors (validation, parsing, limits) → our typed errors with stable codes. */
@@ -94,36 +100,52 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
   const clock = options.clock ?? Date.now;
   const backends = options.backends ?? new Map(await Promise.all([...config.backends.values()].map(async (b) => [b.name, await createBackend(b)] as const)));
   const metrics = new Metrics();
-  const state = options.state ?? (await createSharedState(config, logger));
-  const canary = options.canary === false ? undefined : (options.canary ?? verifyingCanary);
-  const keys = new KeyService({
-    config,
-    backends,
-    clock,
+  const durable = new FileLedgerStore(config.stateDir);
+  const redis = await connectRedis(config);
+  const coordination: Coordination = redis ?? new LocalCoordination();
+  if (!redis && [...config.backends.values()].some((backend) => backend.type !== 'local')) {
+    logger.warn({ stateDir: config.stateDir }, 'no redis_url: revocations reach other replicas only at their next refresh, and the rotation lock is in-process; configure Redis when running several replicas');
+  }
+  const canary = options.canary === false ? undefined : (options.canary ?? verifyingCanary(clock));
+  const keys = new KeyService({ config, backends, clock, requiresCanary: canary !== undefined });
+  const webhooks = new WebhookNotifier(config.webhooks, logger, clock);
+  const writeBack = options.scheduling !== false;
+  const refresh = new RingRefresher({
+    keys,
+    durable,
+    shared: redis ? [redis] : [],
+    generation: redis ? () => redis.checkGeneration() : undefined,
+    canary,
     logger,
-    revocations: state,
-    // A failed canary keeps the version pending; say so loudly, once per attempt.
-    canary: canary
-      ? async (ring, version, published) => {
-          try {
-            await canary(ring, version, published);
-          } catch (error) {
-            metrics.canaryFailures.inc({ ring: ring.name, version: String(version) });
-            logger.error({ ring: ring.name, version, err: error }, 'canary failed: this version stays pending and the current one keeps signing');
-            throw error;
-          }
-        }
-      : undefined,
+    metrics,
+    intervalMs: config.refreshIntervalMs,
+    writeBack,
   });
-  const webhooks = new WebhookNotifier(config.webhooks, logger);
-  const rotation = new RotationController(keys, state, metrics, logger, webhooks);
-  keys.onRefresh((ring) => {
-    const { view, versions } = ring.current();
-    for (const state of ['pending', 'active', 'retiring', 'retired', 'revoked'] as const) {
-      metrics.versionState.set({ ring: ring.name, state }, view.versions.filter((v) => v.state === state).length);
+  const rotation = new RotationController(refresh, coordination, metrics, logger, webhooks, clock);
+  const revocation = new RevocationService({ keys, refresher: refresh, rotation, coordination, durable, shared: redis ? [redis] : [], metrics, logger, webhooks, clock });
+  const ownAuditFile = !options.auditSink && config.audit.file ? LineSink.open(config.audit.file) : undefined;
+  const auditSink = options.auditSink ?? ownAuditFile ?? logSink();
+  const audit = new AuditLog(auditSink, clock, metrics);
+
+  const onIntegrity = (ring: KeyRing, event: IntegrityEvent): void => {
+    metrics.integrityEvents.inc({ ring: event.ring, kind: event.kind });
+    logger.error({ ...event }, 'key integrity: the backend key of a published version changed, vanished or signed something that does not verify; that version never signs again');
+    void webhooks.notify(ring, 'key.integrity', { version: event.version, kind: event.kind, kid: event.publishedKid, ...(event.foundKid ? { found_kid: event.foundKid } : {}) });
+    if (event.kind === 'signature_mismatch') void refresh.refreshRing(ring).catch(() => undefined);
+  };
+  for (const ring of keys.rings.values()) ring.onIntegrity((event) => onIntegrity(ring, event));
+  metrics.beforeScrape(() => {
+    for (const ring of keys.rings.values()) {
+      metrics.rotationPeriod.set({ ring: ring.name }, ring.policy.rotationPeriodMs / 1000);
+      if (!ring.loaded) continue;
+      const { view, versions } = ring.current();
+      for (const state of ['pending', 'active', 'retiring', 'retired', 'revoked'] as const) {
+        metrics.versionState.set({ ring: ring.name, state }, view.versions.filter((v) => v.state === state).length);
+      }
+      metrics.ringCanSign.set({ ring: ring.name }, view.signing === null ? 0 : 1);
+      const signing = versions.find((v) => v.version === view.signing);
+      if (signing) metrics.signingVersionAge.set({ ring: ring.name }, (clock() - signing.createdAt.getTime()) / 1000);
     }
-    const signing = versions.find((v) => v.version === view.signing);
-    if (signing) metrics.signingVersionAge.set({ ring: ring.name }, (clock() - signing.createdAt.getTime()) / 1000);
   });
 
   const tls = config.server.tls;
@@ -141,7 +163,7 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
     return503OnClosing: true,
   });
 
-  const services: Services = { config, keys, clients: new ClientDirectory(config.clients, config.rings), metrics, clock, rotation };
+  const services: Services = { config, keys, refresh, clients: new ClientDirectory(config.clients, config.rings), metrics, clock, rotation, revocation, audit };
   app.decorate('signet', services);
   // JSON only: Fastify's default text/plain parser would turn a form post into a 400 about shape.
   app.removeContentTypeParser('text/plain');
@@ -178,8 +200,11 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
   await app.register(adminRoutes);
 
   app.addHook('onReady', async () => {
-    if (options.scheduling !== false) await rotation.start();
-    await keys.start();
+    if (options.scheduling !== false) {
+      rotation.start();
+      revocation.listen();
+    }
+    await refresh.start();
     // Say loudly, once at start-up, when a key is weaker than non-exportable.
     for (const [ring, findings] of await keys.auditKeys()) {
       metrics.keyAuditFindings.set({ ring }, findings.length);
@@ -187,9 +212,11 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
     }
   });
   app.addHook('onClose', async () => {
-    keys.stop();
+    refresh.stop();
     webhooks.close();
-    await state.close();
+    await coordination.close();
+    ownAuditFile?.close();
+    auditSink.flushSync();
     await Promise.all([...backends.values()].map((backend) => backend.close()));
   });
   return app;

@@ -109,8 +109,9 @@ async function keysRevoke(config: SignetConfig, ringName: string | undefined, ve
   if (!version || !/^[1-9][0-9]*$/.test(version)) throw new ConfigError('--version', 'is required: the version number to revoke (see `signet keys list`)');
   await withKeys(config, async (app) => {
     const ring = app.signet.keys.ring(name);
-    const result = await app.signet.rotation.revoke(ring, Number(version), reason ?? 'revoked via CLI');
-    process.stdout.write(`ring ${name}: revoked v${result.version} (kid ${result.kid})${result.replacement ? `; replacement v${result.replacement.version} (kid ${result.replacement.kid}) signs now` : ''}\n`);
+    const result = await app.signet.revocation.revoke(ring, Number(version), reason ?? 'revoked via CLI', 'cli');
+    const signing = result.replacement ? `; v${result.replacement.version} (kid ${result.replacement.kid}) signs now` : '';
+    process.stdout.write(`ring ${name}: revoked v${result.version} (kid ${result.kid}), recorded in ${result.recordedIn.join(', ')}${signing}\n`);
   });
 }
 
@@ -138,7 +139,7 @@ async function doctor(config: SignetConfig): Promise<void> {
     const audits = await keys.auditKeys();
     for (const ring of keys.rings.values()) {
       if (!ring.loaded) {
-        line('FAIL', `ring ${ring.name}: not loaded (${keys.refreshFailures.get(ring.name) ?? 'see start-up above'})`);
+        line('FAIL', `ring ${ring.name}: not loaded (${ring.refreshError ?? 'see start-up above'})`);
         continue;
       }
       const { view } = ring.current();

@@ -130,3 +130,15 @@ export class RotationInProgressError extends ConflictError {
   override readonly code: string = 'ERR_ROTATION_IN_PROGRESS';
   override retryAfterSeconds = 5;
 }
+
+// Integrity: the backend's key no longer matches what was published. Never retried blindly.
+export class KeyIntegrityError extends BackendResponseError {
+  override readonly code: string = 'ERR_KEY_INTEGRITY';
+}
+
+// The audit record of a token could not be written, so the token is not handed out.
+export class AuditUnavailableError extends GatewayError {
+  override readonly code: string = 'ERR_AUDIT_UNAVAILABLE';
+  override readonly status: number = 503;
+  override retryAfterSeconds = 5;
+}

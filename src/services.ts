@@ -1,18 +1,24 @@
 // What routes are given: built once per app in app.ts.
 import type { SignetConfig } from './config/schema.js';
+import type { RingRefresher } from './key-actions/refresh.js';
+import type { RevocationService } from './key-actions/revocation.js';
+import type { RotationController } from './key-actions/rotation.js';
 import type { KeyService } from './keyring/key-service.js';
 import type { Clock } from './keyring/keyring.js';
-import type { RotationController } from './keyring/rotation.js';
+import type { AuditLog } from './observability/audit.js';
 import type { Metrics } from './observability/metrics.js';
 import type { ClientDirectory } from './tokens/policy.js';
 
 export interface Services {
   config: SignetConfig;
   keys: KeyService;
+  refresh: RingRefresher;
   clients: ClientDirectory;
   metrics: Metrics;
   clock: Clock;
   rotation: RotationController;
+  revocation: RevocationService;
+  audit: AuditLog;
 }
 
 declare module 'fastify' {

@@ -2,10 +2,10 @@
 // itself, so a receiver verifies it with the same JWKS it already trusts: no shared secret.
 import type { Logger } from 'pino';
 import type { WebhookConfig } from './config/schema.js';
+import { newJti } from './jose/jti.js';
 import type { KeyRing } from './keyring/keyring.js';
-import { newJti, signCompact } from './tokens/issue.js';
 
-export type WebhookEvent = 'key.rotated' | 'key.revoked';
+export type WebhookEvent = 'key.rotated' | 'key.revoked' | 'key.integrity';
 export const WEBHOOK_TYP = 'signet-event+jwt';
 
 export interface Delivery {
@@ -35,11 +35,7 @@ export class WebhookNotifier {
     const now = Math.floor(this.clock() / 1000);
     let body: string;
     try {
-      ({ token: body } = await signCompact(
-        ring,
-        { iss: ring.config.issuer, aud: hook.url, iat: now, exp: now + 3600, jti: newJti(), event, ring: ring.name, ...data },
-        WEBHOOK_TYP,
-      ));
+      ({ token: body } = await ring.signJws({ iss: ring.config.issuer, aud: hook.url, iat: now, exp: now + 3600, jti: newJti(), event, ring: ring.name, ...data }, WEBHOOK_TYP));
     } catch (error) {
       this.logger.error({ err: error, url: hook.url, event }, 'webhook: could not sign the event');
       return { url: hook.url, event, delivered: false, attempts: 0 };

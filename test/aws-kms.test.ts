@@ -132,7 +132,7 @@ describe('AWS KMS backend against moto', () => {
     const ref = refOf(key, 'ES384');
     await provisionKmsVersion(motoUrl, key, 'ES384');
     await backend.createVersion(ref);
-    await backend.revokeVersion(ref, 1);
+    await backend.revokeVersion(ref, { version: 1, reason: 'test', at: Date.now() });
     const { KeyMetadata } = await moto.send(new DescribeKeyCommand({ KeyId: (await aliasTarget(`alias/${key}/v1`))! }));
     expect(KeyMetadata?.KeyState).toBe('Disabled');
     const versions = await backend.listVersions(ref);
@@ -140,7 +140,7 @@ describe('AWS KMS backend against moto', () => {
       [1, true],
       [2, false],
     ]);
-    expect((await failure(backend.revokeVersion(ref, 7))).code).toBe('ERR_UNKNOWN_VERSION');
+    expect((await failure(backend.revokeVersion(ref, { version: 7, reason: 'test', at: Date.now() }))).code).toBe('ERR_UNKNOWN_VERSION');
   });
 
   it('ensureKey creates v1 when the ring has no versions, does nothing otherwise, and does not create alias/<key>', async () => {
@@ -732,8 +732,8 @@ describe('a gateway with KMS rings, end to end', () => {
     const ring = gateway.app.signet.keys.ring(ringName('ES256'));
     const oldKid = ring.kidOf(1)!;
     await ring.backend.createVersion(ring.ref);
-    await ring.backend.revokeVersion!(ring.ref, 1);
-    await gateway.app.signet.keys.refreshRing(ring);
+    await ring.backend.revokeVersion!(ring.ref, { version: 1, reason: 'by hand', at: Date.now() });
+    await gateway.app.signet.refresh.refreshRing(ring);
     const jwks = (await (await fetch(`${gateway.url}/rings/${ring.name}/.well-known/jwks.json`)).json()) as { keys: JWK[] };
     expect(jwks.keys.map((key) => key.kid)).toEqual([ring.kidOf(2)]);
     const response = await requestToken(gateway.url, { audience: 'https://api.test', key: ring.name });

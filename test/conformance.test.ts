@@ -60,7 +60,7 @@ describe.each(cases)('backend conformance: $kind', (backendCase) => {
     const after = await backend.listVersions(ring.ref);
     expect(after.map((v) => v.version)).toEqual([...before.map((v) => v.version), created.version]);
 
-    await gateway.app.signet.keys.refreshRing(ring);
+    await gateway.app.signet.refresh.refreshRing(ring);
     expect(Object.fromEntries(ring.canaryFailures)).toEqual({}); // the gateway's own canary passed for every version
     const jwks = (await (await fetch(`${gateway.url}/rings/${ring.name}/.well-known/jwks.json`)).json()) as { keys: JWK[] };
     expect(jwks.keys).toHaveLength(after.length); // the new version is published at once (pending)

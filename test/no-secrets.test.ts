@@ -64,8 +64,10 @@ describe('no secrets in responses, logs or errors', () => {
       }
     }
     expect(secrets.length).toBeGreaterThan(10);
-    const everything = `${logged}\n${responses.join('\n')}`;
-    expect(logged).toMatch(/token issued/); // the log really was captured
+    const audit = readFileSync(gateway.auditFile, 'utf8');
+    const everything = `${logged}\n${audit}\n${responses.join('\n')}`;
+    expect(logged).toMatch(/key version revoked/); // the log really was captured
+    expect(audit).toMatch(/"audit":"token.issued"/); // and the audit trail
     for (const secret of secrets) expect(everything).not.toContain(secret);
     expect(everything).not.toMatch(/PRIVATE KEY/);
     expect(everything).not.toMatch(/"(d|p|q|dp|dq|qi)":/);

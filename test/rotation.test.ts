@@ -90,12 +90,12 @@ describe('rotation lifecycle over HTTP', () => {
   it('scheduled rotation creates exactly one version per period', async () => {
     const clock = new TestClock();
     const gateway = await gatewayWith(clock);
-    const { keys, rotation } = gateway.app.signet;
+    const { keys, rotation, refresh } = gateway.app.signet;
     const ring = keys.ring('main');
     expect(await rotation.rotateIfDue(ring)).toBeUndefined(); // not due yet
     clock.advance(3600 * S);
-    const results = await Promise.all([rotation.rotateIfDue(ring), rotation.rotateIfDue(ring), keys.refreshAll({ throwOnError: true })]);
-    await keys.refreshAll({ throwOnError: true });
+    const results = await Promise.all([rotation.rotateIfDue(ring), rotation.rotateIfDue(ring), refresh.refreshAll({ throwOnError: true })]);
+    await refresh.refreshAll({ throwOnError: true });
     await new Promise((resolve) => setTimeout(resolve, 100)); // let a refresh-triggered attempt finish
     expect(results.filter((r) => typeof r === 'number')).toHaveLength(1);
     expect(ring.current().versions.map((v) => v.version)).toEqual([1, 2]);
@@ -163,7 +163,7 @@ describe('rotation lifecycle over HTTP', () => {
     const v1 = await signingKid(gateway.url);
     await admin(gateway.url, 'POST', '/rings/main/rotate');
     clock.advance(200 * S);
-    await gateway.app.signet.keys.refreshAll({ throwOnError: true });
+    await gateway.app.signet.refresh.refreshAll({ throwOnError: true });
     expect(await signingKid(gateway.url)).toBe(v1);
     const ring = (await (await admin(gateway.url, 'GET', '/rings/main')).json()) as { versions: Array<{ version: number; state: string; canary_error?: string }> };
     expect(ring.versions[1]).toMatchObject({ version: 2, state: 'pending', canary_error: 'simulated: signature does not verify' });
@@ -171,7 +171,7 @@ describe('rotation lifecycle over HTTP', () => {
     expect(metrics).toMatch(/signet_canary_failures_total\{ring="main",version="2"\} [1-9]/);
 
     failVersion2 = false;
-    await gateway.app.signet.keys.refreshAll({ throwOnError: true });
+    await gateway.app.signet.refresh.refreshAll({ throwOnError: true });
     expect(await signingKid(gateway.url)).not.toBe(v1);
   });
 
@@ -182,7 +182,7 @@ describe('rotation lifecycle over HTTP', () => {
     const { LocalBackend } = await import('../src/backends/local.js');
     const dataDir = (gateway.app.signet.config.backends.get('dev') as { dataDir: string }).dataDir;
     await new LocalBackend({ dataDir }).createVersion(ring.ref); // another process
-    await gateway.app.signet.keys.refreshAll({ throwOnError: true });
+    await gateway.app.signet.refresh.refreshAll({ throwOnError: true });
     expect((await jwks(gateway.url)).kids).toHaveLength(2);
   });
 

@@ -51,9 +51,9 @@ describe('Transit batch signing (real OpenBao)', () => {
     const backend = new VaultTransitBackend(options);
     const ref = { ring: 'batch', key, alg: 'ES256' as const };
     const items = [
-      { ref, version: 1, input: Buffer.from('a.b').toString('base64') },
-      { ref, version: 1, input: '!!! not base64 !!!' }, // Transit rejects this item alone, with HTTP 200
-      { ref, version: 1, input: Buffer.from('c.d').toString('base64') },
+      { ref, version: 1, input: Buffer.from('a.b').toString('base64'), bytes: Buffer.from('a.b') },
+      { ref, version: 1, input: '!!! not base64 !!!', bytes: Buffer.from('') }, // Transit rejects this item alone, with HTTP 200
+      { ref, version: 1, input: Buffer.from('c.d').toString('base64'), bytes: Buffer.from('c.d') },
     ];
     const results = await backend.signBatch(items);
     expect(results.map((r) => r.ok)).toEqual([true, false, true]);

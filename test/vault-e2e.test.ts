@@ -93,7 +93,7 @@ describe('Vault/OpenBao Transit end to end', () => {
       expect(response.status).toBe(503);
       expect(response.body.error.code).toBe('ERR_BACKEND_UNAVAILABLE');
       expect(response.headers.get('retry-after')).toMatch(/^\d+$/);
-      await outage.app.signet.keys.refreshAll({ throwOnError: false });
+      await outage.app.signet.refresh.refreshAll({ throwOnError: false });
       const jwks = await fetch(`${outage.url}/.well-known/jwks.json`);
       expect(jwks.status).toBe(200);
       expect(((await jwks.json()) as { keys: unknown[] }).keys).toHaveLength(1);

@@ -55,7 +55,7 @@ import {
   UnknownVersionError,
   UnsupportedKeyError,
 } from '../errors.js';
-import type { BackendHealth, KeyRef, KeyVersion, SigningBackend } from './backend.js';
+import { checkSampled, type BackendHealth, type KeyRef, type KeyVersion, type RevocationRecord, type SignatureCheck, type SigningBackend } from './backend.js';
 import { Pacer } from './pace.js';
 
 type Output<T> = Omit<T, '$metadata'>;
@@ -352,7 +352,11 @@ export class AwsKmsBackend implements SigningBackend {
     return versions.filter((v): v is KeyVersion => v !== undefined);
   }
 
-  async sign(ref: KeyRef, version: number, signingInput: Uint8Array): Promise<Uint8Array> {
+  async sign(ref: KeyRef, version: number, signingInput: Uint8Array, check?: SignatureCheck): Promise<Uint8Array> {
+    return checkSampled(check, ref, version, signingInput, await this.signOnce(ref, version, signingInput));
+  }
+
+  private async signOnce(ref: KeyRef, version: number, signingInput: Uint8Array): Promise<Uint8Array> {
     const spec = ALGORITHMS[ref.alg];
     let message = signingInput;
     let messageType: 'RAW' | 'DIGEST' = 'RAW';
@@ -458,9 +462,10 @@ export class AwsKmsBackend implements SigningBackend {
     }
   }
 
-  async revokeVersion(ref: KeyRef, version: number): Promise<void> {
-    const keyId = await this.keyIdOf(ref, version);
-    await this.call(ref, 'DisableKey', () => this.api.disableKey({ KeyId: keyId }), version);
+  /** KMS itself refuses a disabled key, and every replica sees the disabled state when it lists versions. */
+  async revokeVersion(ref: KeyRef, record: RevocationRecord): Promise<void> {
+    const keyId = await this.keyIdOf(ref, record.version);
+    await this.call(ref, 'DisableKey', () => this.api.disableKey({ KeyId: keyId }), record.version);
   }
 
   /**

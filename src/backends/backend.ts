@@ -1,5 +1,6 @@
 // The one interface every key backend implements. The backend is the source of truth for a
 // ring's versions: the gateway keeps no key state of its own, so replicas agree without talking.
+import { KeyIntegrityError } from '../errors.js';
 import type { JwsAlg } from '../jose/algorithms.js';
 
 /** Which backend key a ring is bound to, and the alg it signs with. */
@@ -21,6 +22,26 @@ export interface KeyVersion {
   disabled?: boolean;
 }
 
+/** One revoked version, as every store of revocations keeps it. */
+export interface RevocationRecord {
+  version: number;
+  reason: string;
+  /** Unix ms. */
+  at: number;
+  /** Who revoked: an admin key's name, "cli", "backend" (disabled there), "integrity". */
+  by?: string;
+}
+
+/**
+ * Checks a backend's signatures against the key the ring published for the version, so a key
+ * changed under a published version is caught before a token leaves. Backends that batch
+ * verify one signature per batch; unbatched signs are verified when `sample()` says so.
+ */
+export interface SignatureCheck {
+  verify(signingInput: Uint8Array, signature: Uint8Array): boolean;
+  sample(): boolean;
+}
+
 export interface BackendHealth {
   ok: boolean;
   detail?: string;
@@ -31,13 +52,19 @@ export interface SigningBackend {
   /** Every version that can still verify/sign, oldest first. Throws UnknownRingError if the key is missing. */
   listVersions(key: KeyRef): Promise<KeyVersion[]>;
   /** Raw JWS signature bytes (r||s for ECDSA) over the ASCII signing input, with exactly this version. */
-  sign(key: KeyRef, version: number, signingInput: Uint8Array): Promise<Uint8Array>;
+  sign(key: KeyRef, version: number, signingInput: Uint8Array, check?: SignatureCheck): Promise<Uint8Array>;
   /** Creates a new newest version. Does not make it sign: the key ring decides when. */
   createVersion(key: KeyRef): Promise<KeyVersion>;
   /** Creates the key with one version if it does not exist yet (dev and tests; production keys come from infra). */
   ensureKey?(key: KeyRef): Promise<void>;
-  /** Where the backend can express it, revokes a version in the backend itself (KMS: DisableKey). */
-  revokeVersion?(key: KeyRef, version: number): Promise<void>;
+  /**
+   * Records a revocation in the backend itself, where it lives as long as the key (KMS:
+   * DisableKey; Transit: a write-once KV record beside the key; local: the key file).
+   * Idempotent: called again for every revocation a refresh finds missing there.
+   */
+  revokeVersion?(key: KeyRef, record: RevocationRecord): Promise<void>;
+  /** The revocations the backend holds (backends whose revocation shows as `disabled` need not implement it). */
+  revocations?(key: KeyRef): Promise<RevocationRecord[]>;
   /** Records which version signs now, for backends that name it (KMS: the ring's alias). Informational. */
   markSigning?(key: KeyRef, version: number): Promise<void>;
   /**
@@ -47,4 +74,14 @@ export interface SigningBackend {
   auditKey?(key: KeyRef): Promise<string[]>;
   health(): Promise<BackendHealth>;
   close(): Promise<void>;
+}
+
+/** For backends that sign one input per call: verifies a sample of their signatures. */
+export function checkSampled(check: SignatureCheck | undefined, key: KeyRef, version: number, signingInput: Uint8Array, signature: Uint8Array): Uint8Array {
+  if (check?.sample() && !check.verify(signingInput, signature)) throw signatureMismatch(key, version);
+  return signature;
+}
+
+export function signatureMismatch(key: KeyRef, version: number): KeyIntegrityError {
+  return new KeyIntegrityError(`ring "${key.ring}": the backend's signature with version ${version} does not verify against the published key; signing with it stopped`);
 }

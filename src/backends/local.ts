@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ALGORITHMS, NODE_HASH, type JwsAlg } from '../jose/algorithms.js';
 import { UnknownRingError, UnknownVersionError, InvalidRequestError } from '../errors.js';
-import type { BackendHealth, KeyRef, KeyVersion, SigningBackend } from './backend.js';
+import { checkSampled, type BackendHealth, type KeyRef, type KeyVersion, type RevocationRecord, type SignatureCheck, type SigningBackend } from './backend.js';
 
 const generate = promisify(generateKeyPair);
 
@@ -19,6 +19,13 @@ interface StoredVersion {
 interface StoredKey {
   alg: JwsAlg;
   versions: StoredVersion[];
+  /** Revocations live in the key file: as long as the key does. */
+  revoked?: Record<string, RevocationRecord>;
+}
+interface LoadedKey {
+  stamp: string;
+  versions: LoadedVersion[];
+  revoked: RevocationRecord[];
 }
 interface LoadedVersion extends KeyVersion {
   privateKey: KeyObject;
@@ -37,7 +44,7 @@ export interface LocalBackendOptions {
 
 export class LocalBackend implements SigningBackend {
   readonly kind = 'local';
-  private readonly keys = new Map<string, { stamp: string; versions: LoadedVersion[] }>();
+  private readonly keys = new Map<string, LoadedKey>();
   // Serialises writes per key so two concurrent rotations cannot both write version N+1.
   private writes = Promise.resolve();
 
@@ -52,7 +59,7 @@ export class LocalBackend implements SigningBackend {
    * The key's versions. `fresh` re-reads the file when it changed on disk, so versions another
    * process added (`signet keys rotate` beside a running server) are seen on the next refresh.
    */
-  private async load(ref: KeyRef, fresh = false): Promise<LoadedVersion[] | undefined> {
+  private async load(ref: KeyRef, fresh = false): Promise<LoadedKey | undefined> {
     const file = this.file(ref.key);
     const cached = this.keys.get(ref.key);
     let stamp: string;
@@ -63,7 +70,7 @@ export class LocalBackend implements SigningBackend {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
-    if (cached && (!fresh || cached.stamp === stamp)) return cached.versions;
+    if (cached && (!fresh || cached.stamp === stamp)) return cached;
     const stored = JSON.parse(await readFile(file, 'utf8')) as StoredKey;
     const versions = stored.versions.map((entry) => {
       const privateKey = createPrivateKey(entry.privateKeyPem);
@@ -74,11 +81,12 @@ export class LocalBackend implements SigningBackend {
         spki: createPublicKey(privateKey).export({ format: 'der', type: 'spki' }),
       };
     });
-    this.keys.set(ref.key, { stamp, versions });
-    return versions;
+    const loaded = { stamp, versions, revoked: Object.values(stored.revoked ?? {}) };
+    this.keys.set(ref.key, loaded);
+    return loaded;
   }
 
-  private async persist(ref: KeyRef, versions: LoadedVersion[]): Promise<void> {
+  private async persist(ref: KeyRef, versions: LoadedVersion[], revoked: RevocationRecord[]): Promise<void> {
     const stored: StoredKey = {
       alg: ref.alg,
       versions: versions.map((v) => ({
@@ -86,6 +94,7 @@ export class LocalBackend implements SigningBackend {
         createdAt: v.createdAt.toISOString(),
         privateKeyPem: v.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string,
       })),
+      revoked: Object.fromEntries(revoked.map((record) => [String(record.version), record])),
     };
     await mkdir(this.options.dataDir, { recursive: true, mode: 0o700 });
     const target = this.file(ref.key);
@@ -94,18 +103,18 @@ export class LocalBackend implements SigningBackend {
     await chmod(temporary, 0o600);
     await rename(temporary, target);
     const info = await stat(target);
-    this.keys.set(ref.key, { stamp: `${info.mtimeMs}:${info.size}`, versions });
+    this.keys.set(ref.key, { stamp: `${info.mtimeMs}:${info.size}`, versions, revoked });
   }
 
-  private async addVersion(ref: KeyRef, existing: LoadedVersion[]): Promise<LoadedVersion> {
+  private async addVersion(ref: KeyRef, existing: LoadedKey | undefined): Promise<LoadedVersion> {
     const { privateKey } = await GENERATE[ALGORITHMS[ref.alg].kty]!(ref.alg);
     const created: LoadedVersion = {
-      version: (existing.at(-1)?.version ?? 0) + 1,
+      version: (existing?.versions.at(-1)?.version ?? 0) + 1,
       createdAt: new Date(),
       privateKey,
       spki: createPublicKey(privateKey).export({ format: 'der', type: 'spki' }),
     };
-    await this.persist(ref, [...existing, created]);
+    await this.persist(ref, [...(existing?.versions ?? []), created], existing?.revoked ?? []);
     return created;
   }
 
@@ -120,14 +129,27 @@ export class LocalBackend implements SigningBackend {
 
   async ensureKey(ref: KeyRef): Promise<void> {
     await this.serialised(async () => {
-      if (!(await this.load(ref))) await this.addVersion(ref, []);
+      if (!(await this.load(ref))) await this.addVersion(ref, undefined);
     });
   }
 
   async listVersions(ref: KeyRef): Promise<KeyVersion[]> {
-    const versions = await this.load(ref, true);
-    if (!versions) throw new UnknownRingError(`local key "${ref.key}" does not exist`);
-    return versions.map(({ version, createdAt, spki }) => ({ version, createdAt, spki }));
+    const loaded = await this.load(ref, true);
+    if (!loaded) throw new UnknownRingError(`local key "${ref.key}" does not exist`);
+    return loaded.versions.map(({ version, createdAt, spki }) => ({ version, createdAt, spki }));
+  }
+
+  async revocations(ref: KeyRef): Promise<RevocationRecord[]> {
+    return (await this.load(ref, true))?.revoked ?? [];
+  }
+
+  async revokeVersion(ref: KeyRef, record: RevocationRecord): Promise<void> {
+    await this.serialised(async () => {
+      const loaded = await this.load(ref, true);
+      if (!loaded) throw new UnknownRingError(`local key "${ref.key}" does not exist`);
+      if (loaded.revoked.some((known) => known.version === record.version)) return;
+      await this.persist(ref, loaded.versions, [...loaded.revoked, record]);
+    });
   }
 
   async createVersion(ref: KeyRef): Promise<KeyVersion> {
@@ -139,11 +161,11 @@ export class LocalBackend implements SigningBackend {
     });
   }
 
-  async sign(ref: KeyRef, version: number, signingInput: Uint8Array): Promise<Uint8Array> {
-    let versions = await this.load(ref);
-    if (versions && !versions.some((v) => v.version === version)) versions = await this.load(ref, true); // made by another process?
-    if (!versions) throw new UnknownRingError(`local key "${ref.key}" does not exist`);
-    const found = versions.find((v) => v.version === version);
+  async sign(ref: KeyRef, version: number, signingInput: Uint8Array, check?: SignatureCheck): Promise<Uint8Array> {
+    let loaded = await this.load(ref);
+    if (loaded && !loaded.versions.some((v) => v.version === version)) loaded = await this.load(ref, true); // made by another process?
+    if (!loaded) throw new UnknownRingError(`local key "${ref.key}" does not exist`);
+    const found = loaded.versions.find((v) => v.version === version);
     if (!found) throw new UnknownVersionError(`local key "${ref.key}" has no version ${version}`);
     const spec = ALGORITHMS[ref.alg];
     const hash = spec.kty === 'OKP' ? null : NODE_HASH[spec.hash]!;
@@ -154,9 +176,10 @@ export class LocalBackend implements SigningBackend {
           ? { key: found.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST } // RFC 7518 §3.5
           : found.privateKey;
     // The callback form runs on libuv's thread pool instead of blocking the event loop.
-    return new Promise((resolve, reject) =>
-      nodeSign(hash, signingInput, key, (error, signature) => (error ? reject(error) : resolve(signature))),
+    const signature = await new Promise<Uint8Array>((resolve, reject) =>
+      nodeSign(hash, signingInput, key, (error, signed) => (error ? reject(error) : resolve(signed))),
     );
+    return checkSampled(check, ref, version, signingInput, signature);
   }
 
   async auditKey(ref: KeyRef): Promise<string[]> {

@@ -13,7 +13,7 @@ import {
   UnknownVersionError,
   UnsupportedKeyError,
 } from '../errors.js';
-import type { BackendHealth, KeyRef, KeyVersion, SigningBackend } from './backend.js';
+import { signatureMismatch, type BackendHealth, type KeyRef, type KeyVersion, type RevocationRecord, type SignatureCheck, type SigningBackend } from './backend.js';
 import { GroupCommit, type ItemResult } from './group-commit.js';
 import { undiciTransport } from './vault-transport.js';
 
@@ -21,6 +21,8 @@ import { undiciTransport } from './vault-transport.js';
 export interface VaultClient {
   token: string;
   read(path: string): Promise<{ data?: unknown }>;
+  /** LIST; only needed for revocation records in KV. */
+  list?(path: string): Promise<{ data?: unknown }>;
   write(path: string, data: unknown): Promise<{ data?: unknown; auth?: { client_token: string; lease_duration: number } } | undefined>;
   /** Optional fast path for signing: same contract as `write`, without node-vault's per-call overhead. */
   post?(path: string, data: unknown): Promise<{ data?: unknown } | undefined>;
@@ -38,12 +40,16 @@ export interface VaultTransitOptions {
   batchMaxSize?: number;
   /** Batches in flight at once per key version. */
   batchMaxInFlight?: number;
+  /** KV v2 mount for write-once revocation records beside the key; none when undefined. */
+  revocationKvMount?: string;
 }
 
 interface SignItem {
   ref: KeyRef;
   version: number;
   input: string;
+  bytes: Uint8Array;
+  check?: SignatureCheck;
 }
 
 interface TransitKeyData {
@@ -104,6 +110,8 @@ export class VaultTransitBackend implements SigningBackend {
   private login?: Promise<void>;
   private renewing = false;
   readonly batcher: GroupCommit<SignItem, Uint8Array>;
+  /** key → version → revocation record read from KV (records are write-once, so cached for good). */
+  private readonly revocationRecords = new Map<string, Map<number, RevocationRecord>>();
 
   constructor(
     private readonly options: VaultTransitOptions,
@@ -229,13 +237,28 @@ export class VaultTransitBackend implements SigningBackend {
   }
 
   /** Concurrent signs with the same key version share one Transit request (group commit). */
-  sign(ref: KeyRef, version: number, signingInput: Uint8Array): Promise<Uint8Array> {
-    const item = { ref, version, input: Buffer.from(signingInput).toString('base64') };
+  sign(ref: KeyRef, version: number, signingInput: Uint8Array, check?: SignatureCheck): Promise<Uint8Array> {
+    const item = { ref, version, input: Buffer.from(signingInput).toString('base64'), bytes: signingInput, check };
     return this.batcher.submit(`${ref.key}\u0000${version}\u0000${ref.alg}`, item);
   }
 
   /** One Transit call for items that share key, version and alg: plain for one, batch_input for more. */
   async signBatch(items: readonly SignItem[]): Promise<ItemResult<Uint8Array>[]> {
+    const results = await this.sendBatch(items);
+    // One signature of every batch (and a sample of single signs) must verify against the key
+    // the ring published for this version, or no signature of the batch leaves: a key recreated
+    // or restored under the same version would otherwise sign tokens no verifier accepts.
+    const { check, ref, version } = items[0]!;
+    const first = results.findIndex((result) => result.ok);
+    const checked = first >= 0 && check && (items.length > 1 || check.sample());
+    if (checked && !check.verify(items[first]!.bytes, (results[first] as { value: Uint8Array }).value)) {
+      const error = signatureMismatch(ref, version);
+      return items.map(() => ({ ok: false, error }));
+    }
+    return results;
+  }
+
+  private async sendBatch(items: readonly SignItem[]): Promise<ItemResult<Uint8Array>[]> {
     const { ref, version } = items[0]!;
     const path = `${this.mount}/sign/${encodeURIComponent(ref.key)}`;
     const write = (data: unknown) => (this.client.post ? this.client.post(path, data) : this.client.write(path, data));
@@ -262,6 +285,57 @@ export class VaultTransitBackend implements SigningBackend {
         return { ok: false, error };
       }
     });
+  }
+
+  /** `<kv>/{data|metadata}/signet/revocations/<transit mount>/<key>[/<version>]`: write-once records beside the key. */
+  private revocationPath(kind: 'data' | 'metadata', ref: KeyRef, version?: number): string {
+    const base = `${this.options.revocationKvMount}/${kind}/signet/revocations/${this.mount}/${encodeURIComponent(ref.key)}`;
+    return version === undefined ? base : `${base}/${version}`;
+  }
+
+  /** Revocation records kept in KV: each version's record is written once and never changed. */
+  async revocations(ref: KeyRef): Promise<RevocationRecord[]> {
+    if (!this.options.revocationKvMount) return [];
+    let listed: { data?: unknown } | undefined;
+    try {
+      listed = await this.call(ref, 'list revocations', () => (this.client.list ? this.client.list(this.revocationPath('metadata', ref)) : this.client.read(`${this.revocationPath('metadata', ref)}?list=true`)));
+    } catch (error) {
+      if (error instanceof UnknownRingError) return []; // no records yet: KV answers 404
+      throw error;
+    }
+    const versions = ((listed?.data as { keys?: string[] } | undefined)?.keys ?? []).map(Number).filter((v) => Number.isSafeInteger(v) && v > 0);
+    let known = this.revocationRecords.get(ref.key);
+    if (!known) this.revocationRecords.set(ref.key, (known = new Map()));
+    for (const version of versions) {
+      if (known.has(version)) continue;
+      const response = await this.call(ref, 'read revocation', () => this.client.read(this.revocationPath('data', ref, version)));
+      const data = (response.data as { data?: Partial<RevocationRecord> } | undefined)?.data;
+      known.set(version, { version, reason: String(data?.reason ?? 'revoked'), at: Number(data?.at ?? 0), ...(data?.by ? { by: String(data.by) } : {}) });
+    }
+    return [...known.values()];
+  }
+
+  /** Writes the version's revocation record once; an existing record is left as it is. */
+  async revokeVersion(ref: KeyRef, record: RevocationRecord): Promise<void> {
+    if (!this.options.revocationKvMount) return;
+    const path = this.revocationPath('data', ref, record.version);
+    const exists = async (): Promise<boolean> => {
+      try {
+        await this.call(ref, 'read revocation', () => this.client.read(path));
+        return true;
+      } catch (error) {
+        if (error instanceof UnknownRingError) return false;
+        throw error;
+      }
+    };
+    if (await exists()) return;
+    try {
+      await this.call(ref, 'record revocation', () => this.client.write(path, { data: { reason: record.reason, at: record.at, ...(record.by ? { by: record.by } : {}) } }));
+    } catch (error) {
+      // The signer policy allows create, not update: another replica may have written it first.
+      if (await exists()) return;
+      throw error;
+    }
   }
 
   async auditKey(ref: KeyRef): Promise<string[]> {

@@ -5,13 +5,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { JWS_ALGS } from '../jose/algorithms.js';
+import { DEFAULT_ROTATION_PERIOD_MS, defaultGraceMs, defaultPrepublishMs, timingViolations, type JwksStaleness } from '../keyring/rotation-timing.js';
 import { Fields, type Raw } from './fields.js';
-import type { BackendConfig, ClientConfig, RingConfig, SignetConfig, WebhookConfig } from './schema.js';
+import type { AdminKey, BackendConfig, ClientConfig, RingConfig, SignetConfig, WebhookConfig } from './schema.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-export const WEBHOOK_EVENTS = ['key.rotated', 'key.revoked'] as const;
+export const WEBHOOK_EVENTS = ['key.rotated', 'key.revoked', 'key.integrity'] as const;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 export function sha256Hex(value: string): string {
@@ -78,7 +79,7 @@ function parseBackend(name: string, path: string, entry: Raw): BackendConfig {
       return { type, name, dataDir: f.string('data_dir', '.signet/keys'), allowInProduction: f.boolean('allow_in_production', false) };
     }
     case 'vault-transit': {
-      const f = Fields.of(path, entry, ['type', 'address', 'mount', 'namespace', 'token', 'token_file', 'approle', 'timeout_ms', 'ca_file', 'batch_max_size', 'batch_max_in_flight']);
+      const f = Fields.of(path, entry, ['type', 'address', 'mount', 'namespace', 'token', 'token_file', 'approle', 'timeout_ms', 'ca_file', 'batch_max_size', 'batch_max_in_flight', 'revocation_kv_mount']);
       let token = f.optionalString('token');
       const tokenFile = f.optionalString('token_file');
       if (tokenFile) token = readSecretFile(f.at('token_file'), tokenFile);
@@ -92,6 +93,7 @@ function parseBackend(name: string, path: string, entry: Raw): BackendConfig {
           mount: a.string('mount', 'approle'),
         };
       }
+      const kvMount = f.string('revocation_kv_mount', 'secret');
       if (!token && !approle) {
         throw new ConfigError(f.path, 'needs credentials: set token (e.g. token: ${VAULT_TOKEN}), token_file, or approle.role_id + approle.secret_id');
       }
@@ -107,6 +109,7 @@ function parseBackend(name: string, path: string, entry: Raw): BackendConfig {
         caFile: f.optionalString('ca_file'),
         batchMaxSize: f.integer('batch_max_size', 64, { min: 1, max: 1000 }),
         batchMaxInFlight: f.integer('batch_max_in_flight', 2, { min: 1, max: 64 }),
+        revocationKvMount: kvMount === 'none' ? undefined : kvMount.replace(/^\/+|\/+$/g, ''),
       };
     }
     case 'aws-kms': {
@@ -139,17 +142,7 @@ function readSecretFile(field: string, file: string): string {
   }
 }
 
-/** How long a verifier or CDN may keep using a JWKS it fetched: max-age, then stale-while-revalidate. */
-export interface JwksStaleness {
-  maxAgeMs: number;
-  staleWhileRevalidateMs: number;
-  /** A replica may see a new backend version this late, so it is published this much later. */
-  refreshIntervalMs: number;
-}
-
 function parseRing(fields: Fields, publicUrl: string, staleness: JwksStaleness, backends: Map<string, BackendConfig>): RingConfig {
-  const jwksMaxAgeMs = staleness.maxAgeMs;
-  const cachedForMs = staleness.maxAgeMs + staleness.staleWhileRevalidateMs;
   const name = fields.string('name');
   if (!NAME.test(name)) throw new ConfigError(fields.at('name'), 'ring names use a-z, 0-9, "-" and "_" (max 64)');
   const backend = fields.string('backend');
@@ -157,9 +150,9 @@ function parseRing(fields: Fields, publicUrl: string, staleness: JwksStaleness, 
     throw new ConfigError(fields.at('backend'), `no backend named "${backend}". Defined: ${[...backends.keys()].join(', ') || 'none'}`);
   }
   const maxTokenTtlMs = fields.seconds('max_token_ttl_seconds', 3600, { min: 1, max: 31 * 86400 });
-  const prepublishMs = fields.seconds('prepublish_seconds', cachedForMs / 1000 + 60);
-  const graceMs = fields.seconds('grace_seconds', (maxTokenTtlMs + jwksMaxAgeMs) / 1000 + 300);
-  const rotationPeriodMs = fields.seconds('rotation_period_seconds', 30 * 86400);
+  const prepublishMs = fields.seconds('prepublish_seconds', defaultPrepublishMs(staleness) / 1000);
+  const graceMs = fields.seconds('grace_seconds', defaultGraceMs(maxTokenTtlMs, staleness) / 1000);
+  const rotationPeriodMs = fields.seconds('rotation_period_seconds', DEFAULT_ROTATION_PERIOD_MS / 1000);
   const ring: RingConfig = {
     name,
     backend,
@@ -177,22 +170,10 @@ function parseRing(fields: Fields, publicUrl: string, staleness: JwksStaleness, 
   return ring;
 }
 
-/** The three rules that make rotation invisible to verifiers (README: "Rotation"). */
-export function checkRotationInvariants(ring: RingConfig, staleness: JwksStaleness, fields: Fields): void {
-  const s = (ms: number): string => `${ms / 1000}s`;
-  const jwksMaxAgeMs = staleness.maxAgeMs;
-  // A replica publishes a new version up to one refresh interval after it exists, and a cache may
-  // serve a JWKS for max-age, then stale-while-revalidate more: the new kid must be in it by then.
-  const cachedForMs = staleness.maxAgeMs + staleness.staleWhileRevalidateMs + staleness.refreshIntervalMs;
-  if (ring.prepublishMs < cachedForMs) {
-    throw new ConfigError(fields.at('prepublish_seconds'), `${s(ring.prepublishMs)} is shorter than jwks.max_age_seconds + jwks.stale_while_revalidate_seconds + refresh_interval_seconds (${s(cachedForMs)}): a verifier with a cached JWKS would meet the new kid before it can know it. Set prepublish_seconds ≥ ${cachedForMs / 1000}`);
-  }
-  if (ring.graceMs < ring.maxTokenTtlMs + jwksMaxAgeMs) {
-    throw new ConfigError(fields.at('grace_seconds'), `${s(ring.graceMs)} is shorter than max_token_ttl_seconds + jwks.max_age_seconds (${s(ring.maxTokenTtlMs + jwksMaxAgeMs)}): tokens would outlive their key in the JWKS. Set grace_seconds ≥ ${(ring.maxTokenTtlMs + jwksMaxAgeMs) / 1000}`);
-  }
-  if (ring.rotationPeriodMs !== 0 && ring.rotationPeriodMs <= ring.prepublishMs) {
-    throw new ConfigError(fields.at('rotation_period_seconds'), `${s(ring.rotationPeriodMs)} must be longer than prepublish_seconds (${s(ring.prepublishMs)}), or 0 to disable scheduled rotation`);
-  }
+/** The rules that make rotation invisible to verifiers (README: "Rotation"); the first broken one stops start-up. */
+function checkRotationInvariants(ring: RingConfig, staleness: JwksStaleness, fields: Fields): void {
+  const [violation] = timingViolations(ring, staleness);
+  if (violation) throw new ConfigError(fields.at(violation.field), violation.message);
 }
 
 function parseClient(fields: Fields, rings: Map<string, RingConfig>): ClientConfig {
@@ -222,7 +203,7 @@ function parseClient(fields: Fields, rings: Map<string, RingConfig>): ClientConf
 export function loadConfig(env: Env = process.env): SignetConfig {
   const devMode = !env.SIGNET_CONFIG;
   const raw = devMode ? devConfig(env) : readFileConfig(env.SIGNET_CONFIG!, env);
-  const top = Fields.of('', raw, ['server', 'jwks', 'backends', 'rings', 'clients', 'admin', 'webhooks', 'refresh_interval_seconds', 'redis_url', 'state_dir']);
+  const top = Fields.of('', raw, ['server', 'jwks', 'backends', 'rings', 'clients', 'admin', 'audit', 'webhooks', 'refresh_interval_seconds', 'redis_url', 'state_dir']);
 
   const server = Fields.of('server', top.value('server'), ['host', 'port', 'public_url', 'body_limit_bytes', 'trust_proxy', 'log_level', 'tls']);
   const host = env.SIGNET_HOST ?? server.string('host', '127.0.0.1');
@@ -278,18 +259,30 @@ export function loadConfig(env: Env = process.env): SignetConfig {
     clients.push({ name: 'dev', apiKeySha256: sha256Hex(value), rings: ['*'], audiences: ['*'], subjects: ['*'], maxTtlMs: 3600_000, claims: ['*'], rateLimitPerSecond: 0, rateLimitBurst: 0 });
   }
 
-  const admin = Fields.of('admin', top.value('admin'), ['api_key_sha256']);
-  const adminKeys = admin.has('api_key_sha256') ? admin.strings('api_key_sha256') : [];
-  if (env.SIGNET_ADMIN_API_KEY_SHA256) adminKeys.push(env.SIGNET_ADMIN_API_KEY_SHA256);
-  for (const [index, hash] of adminKeys.entries()) {
-    if (!SHA256_HEX.test(hash.toLowerCase())) throw new ConfigError(`admin.api_key_sha256[${index}]`, 'must be a 64-hex-digit SHA-256 (generate one with `signet client-key`)');
+  const admin = Fields.of('admin', top.value('admin'), ['api_key_sha256', 'keys']);
+  const adminKeys: AdminKey[] = [];
+  const addAdminKey = (field: string, name: string, hash: string): void => {
+    if (!SHA256_HEX.test(hash.toLowerCase())) throw new ConfigError(field, 'must be a 64-hex-digit SHA-256 (generate one with `signet client-key`)');
+    if (adminKeys.some((key) => key.name === name)) throw new ConfigError(field, `admin key name "${name}" is used twice; each admin's actions are audited under its name`);
+    adminKeys.push({ name, apiKeySha256: hash.toLowerCase() });
+  };
+  for (const [index, entry] of admin.list('keys').entries()) {
+    const key = Fields.of(`admin.keys[${index}]`, entry, ['name', 'api_key_sha256']);
+    const name = key.string('name');
+    if (!NAME.test(name)) throw new ConfigError(key.at('name'), 'admin key names use a-z, 0-9, "-" and "_" (max 64)');
+    addAdminKey(key.at('api_key_sha256'), name, key.string('api_key_sha256'));
   }
+  // The older unnamed form: each key is audited as admin-1, admin-2, …
+  if (admin.has('api_key_sha256')) admin.strings('api_key_sha256').forEach((hash, index) => addAdminKey(`admin.api_key_sha256[${index}]`, `admin-${index + 1}`, hash));
+  if (env.SIGNET_ADMIN_API_KEY_SHA256) addAdminKey('SIGNET_ADMIN_API_KEY_SHA256', 'env-admin', env.SIGNET_ADMIN_API_KEY_SHA256);
   let devAdminKey: SignetConfig['devAdminKey'];
   if (devMode) {
     const value = env.SIGNET_DEV_ADMIN_API_KEY ?? generateApiKey();
     devAdminKey = { value, generated: env.SIGNET_DEV_ADMIN_API_KEY === undefined };
-    adminKeys.push(sha256Hex(value));
+    addAdminKey('SIGNET_DEV_ADMIN_API_KEY', 'dev-admin', sha256Hex(value));
   }
+
+  const audit = Fields.of('audit', top.value('audit'), ['file']);
 
   const webhooks: WebhookConfig[] = top.list('webhooks').map((entry, index) => {
     const f = Fields.of(`webhooks[${index}]`, entry, ['url', 'events', 'attempts', 'initial_backoff_ms', 'timeout_ms']);
@@ -328,7 +321,8 @@ export function loadConfig(env: Env = process.env): SignetConfig {
     backends,
     rings,
     clients,
-    admin: { apiKeySha256: adminKeys.map((hash) => hash.toLowerCase()) },
+    admin: { keys: adminKeys },
+    audit: { file: env.SIGNET_AUDIT_FILE ?? audit.optionalString('file') },
     webhooks,
     devApiKey,
     devAdminKey,

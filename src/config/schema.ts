@@ -22,6 +22,8 @@ export interface VaultBackendConfig {
   /** Coalesce concurrent signs into one batch_input call of at most this many inputs (1 = off). */
   batchMaxSize: number;
   batchMaxInFlight: number;
+  /** KV v2 mount where revocations are kept beside the key (write-once records); undefined = none. */
+  revocationKvMount?: string;
 }
 
 export interface AwsKmsBackendConfig {
@@ -66,8 +68,20 @@ export interface ClientConfig {
   rateLimitBurst: number;
 }
 
+export interface AdminKey {
+  /** Names the admin in the audit trail and in logs. */
+  name: string;
+  /** Lower-case hex SHA-256 of the admin API key. */
+  apiKeySha256: string;
+}
+
 export interface AdminConfig {
-  apiKeySha256: string[];
+  keys: AdminKey[];
+}
+
+export interface AuditConfig {
+  /** A file for the audit records (appended, mode 0600); without one they go to the log stream (stdout). */
+  file?: string;
 }
 
 export interface WebhookConfig {
@@ -105,6 +119,7 @@ export interface SignetConfig {
   rings: Map<string, RingConfig>;
   clients: ClientConfig[];
   admin: AdminConfig;
+  audit: AuditConfig;
   webhooks: WebhookConfig[];
   /** Dev mode: set when no config file was given; the dev API key to print once. */
   devApiKey?: { value: string; generated: boolean };

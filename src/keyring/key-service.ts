@@ -1,39 +1,30 @@
-// All rings of one gateway: background refresh, the served JWKS documents, and the
-// Cache-Control each one may carry right now.
-import type { Logger } from 'pino';
+// All rings of one gateway and the JWKS documents they publish, with the Cache-Control each
+// document may carry right now. Reading the backends is key-actions/refresh.ts's job.
+import type { SigningBackend } from '../backends/backend.js';
 import type { SignetConfig } from '../config/schema.js';
 import { UnknownRingError } from '../errors.js';
-import type { SigningBackend } from '../backends/backend.js';
-import { KeyRing, type Canary, type Clock, type RevocationSource } from './keyring.js';
 import { MemoisedDocument, type JwksDocument } from './jwks-document.js';
+import { KeyRing, type Clock } from './keyring.js';
 
 export interface KeyServiceOptions {
   config: SignetConfig;
   backends: Map<string, SigningBackend>;
   clock: Clock;
-  logger: Logger;
-  revocations?: RevocationSource;
-  canary?: Canary;
+  /** Whether a version must pass a canary before its first signing (false only in tests and read-only tools). */
+  requiresCanary: boolean;
 }
 
 export class KeyService {
   readonly rings = new Map<string, KeyRing>();
   private readonly allDocument = new MemoisedDocument();
   private readonly ringDocuments = new Map<string, MemoisedDocument>();
-  private timer?: NodeJS.Timeout;
-  private refreshing?: Promise<void>;
-  readonly refreshFailures = new Map<string, string>();
-  private readonly listeners: Array<(ring: KeyRing) => void> = [];
   private loaded: KeyRing[] = [];
 
   constructor(private readonly options: KeyServiceOptions) {
     const { config } = options;
     for (const ringConfig of config.rings.values()) {
       const backend = options.backends.get(ringConfig.backend)!;
-      this.rings.set(
-        ringConfig.name,
-        new KeyRing(ringConfig, backend, options.clock, config.jwks.maxAgeMs, options.revocations, options.canary),
-      );
+      this.rings.set(ringConfig.name, new KeyRing(ringConfig, backend, options.clock, config.jwks.maxAgeMs, options.requiresCanary));
       this.ringDocuments.set(ringConfig.name, new MemoisedDocument());
     }
   }
@@ -42,50 +33,6 @@ export class KeyService {
     const ring = this.rings.get(name);
     if (!ring) throw new UnknownRingError(`no ring named "${name}"`);
     return ring;
-  }
-
-  /** Called after each refresh of a ring (metrics, webhooks, rotation scheduling). */
-  onRefresh(listener: (ring: KeyRing) => void): void {
-    this.listeners.push(listener);
-  }
-
-  /** Creates missing dev keys, then loads every ring. Fails start-up if a ring cannot load. */
-  async start(): Promise<void> {
-    for (const ring of this.rings.values()) {
-      if (ring.config.createIfMissing) await ring.backend.ensureKey?.(ring.ref);
-    }
-    await this.refreshAll({ throwOnError: true });
-    this.timer = setInterval(() => void this.refreshAll({ throwOnError: false }), this.options.config.refreshIntervalMs);
-    this.timer.unref();
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-  }
-
-  /** Re-reads every ring. On failure a ring keeps its last good state (stale-if-error). */
-  refreshAll({ throwOnError }: { throwOnError: boolean }): Promise<void> {
-    // One refresh at a time; callers that arrive during one share it.
-    this.refreshing ??= (async () => {
-      const results = await Promise.allSettled([...this.rings.values()].map((ring) => this.refreshRing(ring)));
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed && throwOnError) throw failed.reason;
-    })().finally(() => {
-      this.refreshing = undefined;
-    });
-    return this.refreshing;
-  }
-
-  async refreshRing(ring: KeyRing): Promise<void> {
-    try {
-      await ring.refresh();
-      if (this.refreshFailures.delete(ring.name)) this.options.logger.info({ ring: ring.name }, 'ring refresh recovered');
-    } catch (error) {
-      this.refreshFailures.set(ring.name, (error as Error).message);
-      this.options.logger.error({ ring: ring.name, err: error }, 'ring refresh failed; serving last known keys');
-      throw error;
-    }
-    for (const listener of this.listeners) listener(ring);
   }
 
   /** Findings per ring from backends that can audit their keys (see SigningBackend.auditKey). */

@@ -1,21 +1,17 @@
-// One ring's view of its backend key: the versions, their JWKs, and the lifecycle computed from
-// them. It holds no state the backend doesn't: everything here can be rebuilt from listVersions
-// and the shared revocation list, which is why replicas agree without talking to each other.
-import type { KeyRef, KeyVersion, SigningBackend } from '../backends/backend.js';
+// One ring's state: the backend's versions, the ledger of facts about them (revocations, who
+// signed from when, the key first seen under each version), canary verdicts, integrity
+// quarantines, and the lifecycle computed from all of it. No I/O here: key-actions/refresh.ts
+// reads the backend and the stores and hands the results in; everything can be rebuilt from them.
+import type { KeyRef, KeyVersion, RevocationRecord, SignatureCheck, SigningBackend } from '../backends/backend.js';
 import type { RingConfig } from '../config/schema.js';
-import { NoSigningVersionError } from '../errors.js';
-import { spkiToJwk, type PublicJwk } from '../jose/jwk.js';
+import { KeyIntegrityError, NoSigningVersionError } from '../errors.js';
+import { signCompact } from '../jose/compact.js';
+import type { PublicJwk } from '../jose/jwk.js';
+import { rawVerifier, type RawVerifier } from '../jose/verify.js';
+import { emptyLedger, mergeLedgers, type RingLedger } from './ledger.js';
 import { computeLifecycle, latestSafeExpiry, type LifecycleView, type RotationPolicy, type VersionFacts } from './lifecycle.js';
 
 export type Clock = () => number;
-
-/** Where revocations live so that every replica sees them (Redis, or a file for one process). */
-export interface RevocationSource {
-  revokedVersions(ring: string): Promise<Set<number>>;
-}
-
-/** Proves a version can sign something a verifier accepts before it may take over signing. */
-export type Canary = (ring: KeyRing, version: number, publishedJwks: PublicJwk[]) => Promise<void>;
 
 export interface SigningChoice {
   version: number;
@@ -24,38 +20,63 @@ export interface SigningChoice {
   notAfter: number;
 }
 
-interface CachedJwk {
-  spkiHex: string;
-  jwk: PublicJwk;
-}
-
 export interface RingSnapshot {
   view: LifecycleView;
+  /** The backend's versions at the last refresh. */
   versions: KeyVersion[];
-  /** The published keys, in version order. */
+  /** The published keys, in version order (each as first seen: a changed key is never published). */
   jwks: PublicJwk[];
 }
+
+/**
+ * The backend's key for a published version is not the one published: it changed (key deleted
+ * and recreated, restored, a lagging replica), it vanished, a signature did not verify against
+ * it, or two stores pinned different keys under one version.
+ */
+export type IntegrityKind = 'material_changed' | 'vanished' | 'signature_mismatch' | 'pin_conflict';
+export interface IntegrityEvent {
+  ring: string;
+  version: number;
+  kind: IntegrityKind;
+  publishedKid: string;
+  foundKid?: string;
+  at: number;
+}
+
+/** A backend listing with each version's public JWK already converted. */
+export interface ObservedListing {
+  versions: KeyVersion[];
+  jwks: ReadonlyMap<number, PublicJwk>;
+}
+
+/** Unsigned checks between verified ones (unbatched signs); every batch is checked once. */
+export const SINGLE_SIGN_CHECK_EVERY = 16;
 
 export class KeyRing {
   readonly ref: KeyRef;
   readonly policy: RotationPolicy;
-  private readonly jwkCache = new Map<number, CachedJwk>();
-  /** Canary verdicts per version, for this process. A failure is retried on the next refresh. */
-  private readonly canaryPassed = new Set<string>();
-  readonly canaryFailures = new Map<number, string>();
-  private versions: KeyVersion[] = [];
-  /** When each version counts as published here (see VersionFacts.publishedAt). */
+  private listing: KeyVersion[] = [];
+  /** Every version this process has seen, and when it counts as published here (see VersionFacts.publishedAt). */
   private readonly publishedAt = new Map<number, number>();
-  private revoked = new Set<number>();
+  private facts: RingLedger = emptyLedger();
+  private readonly quarantinedAt = new Map<number, number>();
+  private readonly canaryPassed = new Set<string>();
+  /** Why a version's canary did not pass, for operators. */
+  readonly canaryFailures = new Map<number, string>();
+  private readonly checks = new Map<string, SignatureCheck>();
   private snapshot?: RingSnapshot;
+  private seeded = false;
+  /** Why the last refresh failed (the ring keeps serving its last good state), or undefined. */
+  refreshError?: string;
+  private readonly integrityListeners: Array<(event: IntegrityEvent) => void> = [];
 
   constructor(
     readonly config: RingConfig,
     readonly backend: SigningBackend,
     private readonly clock: Clock,
     private readonly jwksMaxAgeMs: number,
-    private readonly revocations?: RevocationSource,
-    private readonly canary?: Canary,
+    /** Without a canary (tests, read-only tools) every version counts as having passed one. */
+    readonly requiresCanary = true,
   ) {
     this.ref = { ring: config.name, key: config.key, alg: config.alg };
     this.policy = { prepublishMs: config.prepublishMs, graceMs: config.graceMs, rotationPeriodMs: config.rotationPeriodMs };
@@ -69,75 +90,149 @@ export class KeyRing {
     return this.snapshot !== undefined;
   }
 
-  /** Re-reads versions and revocations from shared state, converts new public keys, runs canaries. */
-  async refresh(): Promise<void> {
-    const [versions, revoked] = await Promise.all([
-      this.backend.listVersions(this.ref),
-      this.revocations?.revokedVersions(this.name) ?? Promise.resolve(new Set<number>()),
-    ]);
-    for (const version of versions) await this.jwkFor(version);
-    const initialLoad = this.snapshot === undefined;
+  /** The ring's ledger: the union of every store's copy and of what this process learned. Never shrinks. */
+  get ledger(): RingLedger {
+    return this.facts;
+  }
+
+  /** Called with every integrity event this ring detects, including those found while signing. */
+  onIntegrity(listener: (event: IntegrityEvent) => void): void {
+    this.integrityListeners.push(listener);
+  }
+
+  /** Merges ledgers read from stores into this ring's. Two different keys pinned under one version is an integrity event. */
+  absorbLedgers(ledgers: readonly RingLedger[]): void {
+    const { ledger, conflicts } = mergeLedgers([this.facts, ...ledgers]);
+    this.facts = ledger;
+    for (const { version, kids } of conflicts) this.quarantine(version, 'pin_conflict', kids[1]);
+  }
+
+  /**
+   * Takes a fresh backend listing. A version seen for the first time is pinned to its key; a
+   * pinned version whose key changed, or that vanished while still published, is quarantined:
+   * it never signs again and only its first-seen key stays published.
+   */
+  absorbListing(listing: ObservedListing): void {
     const now = this.clock();
-    for (const version of versions) {
+    const initialLoad = this.snapshot === undefined;
+    const pins = new Map(this.facts.pins);
+    const revoked = new Map(this.facts.revoked);
+    const changed: Array<{ version: number; foundKid: string }> = [];
+    for (const version of listing.versions) {
+      const jwk = listing.jwks.get(version.version)!;
+      const pinned = pins.get(version.version);
+      if (!pinned) pins.set(version.version, jwk);
+      else if (pinned.kid !== jwk.kid) changed.push({ version: version.version, foundKid: jwk.kid });
       if (!this.publishedAt.has(version.version)) {
         // At start-up the backend's times are all we know; after it, this replica saw the version
         // appear now, so it cannot have been in any JWKS we served before now.
         const created = version.createdAt.getTime();
         this.publishedAt.set(version.version, initialLoad ? created : Math.max(created, now));
       }
+      // A backend that marks a version unusable revoked it; the fact outlives the backend's flag.
+      if (version.disabled && !revoked.has(version.version)) {
+        revoked.set(version.version, { version: version.version, reason: 'disabled in the backend', at: now, by: 'backend' });
+      }
     }
-    this.versions = versions;
-    this.revoked = revoked;
-    if (this.canary) await this.runCanaries();
-    this.recompute();
+    const listed = new Set(listing.versions.map((v) => v.version));
+    const published = new Set(this.snapshot?.view.published ?? []);
+    const vanished = [...this.publishedAt.keys()].filter((version) => !listed.has(version) && published.has(version) && !revoked.has(version));
+    for (const version of [...this.publishedAt.keys()]) {
+      // Retired, revoked or trimmed: nothing left to publish.
+      if (!listed.has(version) && !vanished.includes(version) && !this.quarantinedAt.has(version)) this.publishedAt.delete(version);
+    }
+    this.facts = { ...this.facts, pins, revoked };
+    this.listing = listing.versions;
+    for (const { version, foundKid } of changed) this.quarantine(version, 'material_changed', foundKid);
+    for (const version of vanished) this.quarantine(version, 'vanished');
   }
 
-  private async jwkFor(version: KeyVersion): Promise<PublicJwk> {
-    const spkiHex = Buffer.from(version.spki).toString('hex');
-    const cached = this.jwkCache.get(version.version);
-    if (cached?.spkiHex === spkiHex) return cached.jwk; // public keys are immutable per version: convert once
-    const jwk = await spkiToJwk(version.spki, this.config.alg);
-    this.jwkCache.set(version.version, { spkiHex, jwk });
-    return jwk;
+  /** Stops a version from signing at once; its first-seen key stays published through prepublish + grace. */
+  quarantine(version: number, kind: IntegrityKind, foundKid?: string): IntegrityEvent | undefined {
+    if (this.quarantinedAt.has(version) || !this.publishedAt.has(version)) return undefined;
+    const at = this.clock();
+    this.quarantinedAt.set(version, at);
+    const event: IntegrityEvent = { ring: this.name, version, kind, publishedKid: this.kidOf(version) ?? '-', ...(foundKid ? { foundKid } : {}), at };
+    if (this.snapshot) this.recompute();
+    for (const listener of this.integrityListeners) listener(event);
+    return event;
   }
 
-  private facts(): VersionFacts[] {
-    return this.versions.map((v) => ({
-      version: v.version,
-      publishedAt: this.publishedAt.get(v.version)!,
-      revoked: this.revoked.has(v.version) || v.disabled === true,
-      canaryFailed: this.canaryFailures.has(v.version),
+  /** Applies a revocation in this process at once. Returns false if it was already known. */
+  applyRevocation(record: RevocationRecord): boolean {
+    if (this.facts.revoked.has(record.version)) return false;
+    this.facts = { ...this.facts, revoked: new Map([...this.facts.revoked, [record.version, record]]) };
+    if (this.snapshot) this.recompute();
+    return true;
+  }
+
+  /** Versions that may sign soon (pending or active) whose key has not passed a canary in this process. */
+  canaryCandidates(): number[] {
+    if (!this.requiresCanary) return [];
+    const view = computeLifecycle(this.versionFacts(), this.policy, this.clock());
+    return view.versions
+      .filter((v) => (v.state === 'pending' || v.state === 'active') && !v.quarantined)
+      .map((v) => v.version)
+      .filter((version) => !this.canaryPassed.has(this.canaryKey(version)));
+  }
+
+  setCanaryResult(version: number, error?: string): void {
+    if (error === undefined) {
+      this.canaryPassed.add(this.canaryKey(version));
+      this.canaryFailures.delete(version);
+    } else {
+      this.canaryFailures.set(version, error);
+    }
+  }
+
+  /** The JWKS of every version the lifecycle publishes, each key as first seen. */
+  publishedJwks(view: LifecycleView = this.current().view): PublicJwk[] {
+    return view.published.map((version) => this.facts.pins.get(version)!);
+  }
+
+  private canaryKey(version: number): string {
+    return `${version}:${this.kidOf(version)}`;
+  }
+
+  private versionFacts(): VersionFacts[] {
+    const listed = new Map(this.listing.map((v) => [v.version, v]));
+    return [...this.publishedAt].map(([version, publishedAt]) => ({
+      version,
+      publishedAt,
+      revoked: this.facts.revoked.has(version) || listed.get(version)?.disabled === true,
+      canaryFailed: this.requiresCanary && !this.canaryPassed.has(this.canaryKey(version)),
+      signedFrom: this.facts.signedFrom.get(version),
+      quarantinedAt: this.quarantinedAt.get(version),
     }));
   }
 
-  private async runCanaries(): Promise<void> {
-    const view = computeLifecycle(this.facts(), this.policy, this.clock());
-    const published = this.jwksOf(view);
-    const candidates = view.versions.filter((v) => v.state === 'pending' || v.state === 'active');
-    await Promise.all(
-      candidates.map(async ({ version }) => {
-        const kid = this.jwkCache.get(version)?.jwk.kid;
-        const key = `${version}:${kid}`;
-        if (this.canaryPassed.has(key)) return;
-        try {
-          await this.canary!(this, version, published);
-          this.canaryPassed.add(key);
-          this.canaryFailures.delete(version);
-        } catch (error) {
-          this.canaryFailures.set(version, error instanceof Error ? error.message : String(error));
-        }
-      }),
-    );
-  }
-
-  private jwksOf(view: LifecycleView): PublicJwk[] {
-    return view.published.map((version) => this.jwkCache.get(version)!.jwk);
-  }
-
-  private recompute(): RingSnapshot {
-    const view = computeLifecycle(this.facts(), this.policy, this.clock());
-    this.snapshot = { view, versions: this.versions, jwks: this.jwksOf(view) };
+  /** Recomputes the lifecycle and records, as a ledger fact, since when the signing version signs. */
+  recompute(): RingSnapshot {
+    const now = this.clock();
+    if (!this.seeded) this.seedSignedFrom(now);
+    const view = computeLifecycle(this.versionFacts(), this.policy, now);
+    if (view.signing !== null && view.signingSince !== null && !this.facts.signedFrom.has(view.signing)) {
+      this.facts = { ...this.facts, signedFrom: new Map([...this.facts.signedFrom, [view.signing, view.signingSince]]) };
+    }
+    this.snapshot = { view, versions: this.listing, jwks: this.publishedJwks(view) };
     return this.snapshot;
+  }
+
+  /**
+   * A ledger with no signing facts at all (first start, or every store lost them): rebuild them
+   * from the other facts, as the rules stood before facts were kept: every version that had waited
+   * out prepublish before it was revoked (or was never revoked) signed from then.
+   */
+  private seedSignedFrom(now: number): void {
+    this.seeded = true;
+    if (this.facts.signedFrom.size > 0) return;
+    const signedFrom = new Map<number, number>();
+    for (const [version, publishedAt] of this.publishedAt) {
+      const eligibleAt = publishedAt + this.policy.prepublishMs;
+      const revokedAt = this.facts.revoked.get(version)?.at;
+      if (eligibleAt <= now && (revokedAt === undefined || revokedAt >= eligibleAt)) signedFrom.set(version, eligibleAt);
+    }
+    this.facts = { ...this.facts, signedFrom };
   }
 
   /** The current state; recomputed (no I/O) once the clock passes the next scheduled change. */
@@ -148,16 +243,10 @@ export class KeyRing {
     return next !== null && this.clock() >= next ? this.recompute() : snapshot;
   }
 
-  /** Applies a revocation to this process at once (the shared store carries it to the others). */
-  markRevoked(version: number): void {
-    this.revoked = new Set([...this.revoked, version]);
-    if (this.snapshot) this.recompute();
-  }
-
   signer(): SigningChoice {
     const snapshot = this.current();
     const version = snapshot.view.signing;
-    if (version === null) throw new NoSigningVersionError(`ring "${this.name}" has no version that may sign (all revoked?)`);
+    if (version === null) throw new NoSigningVersionError(`ring "${this.name}" has no version that may sign now`);
     return {
       version,
       kid: this.kidOf(version)!,
@@ -165,7 +254,47 @@ export class KeyRing {
     };
   }
 
+  /** The kid of a version: that of the key first seen under it. */
   kidOf(version: number): string | undefined {
-    return this.jwkCache.get(version)?.jwk.kid;
+    return this.facts.pins.get(version)?.kid;
+  }
+
+  /**
+   * Signs with exactly this version, checking the backend's signatures against the published key
+   * (one per batch, a sample of single signs). A mismatch quarantines the version at once.
+   */
+  async sign(version: number, signingInput: Uint8Array): Promise<Uint8Array> {
+    try {
+      return await this.backend.sign(this.ref, version, signingInput, this.checkFor(version));
+    } catch (error) {
+      if (error instanceof KeyIntegrityError) this.quarantine(version, 'signature_mismatch');
+      throw error;
+    }
+  }
+
+  /** A compact JWS signed by this ring: the signing version unless one is named. */
+  async signJws(payload: Record<string, unknown>, typ: string, version?: number): Promise<{ token: string; kid: string; version: number }> {
+    const chosen = version ?? this.signer().version;
+    const kid = this.kidOf(chosen)!;
+    const token = await signCompact(this.config.alg, kid, typ, payload, (input) => this.sign(chosen, input));
+    return { token, kid, version: chosen };
+  }
+
+  private checkFor(version: number): SignatureCheck | undefined {
+    const pinned = this.facts.pins.get(version);
+    if (!pinned) return undefined;
+    const key = `${version}:${pinned.kid}`;
+    let check = this.checks.get(key);
+    if (!check) {
+      const verify: RawVerifier = rawVerifier(pinned, this.config.alg);
+      let unchecked = 0;
+      check = {
+        verify,
+        // The first single sign of a key is always checked, then one in SINGLE_SIGN_CHECK_EVERY.
+        sample: () => unchecked++ % SINGLE_SIGN_CHECK_EVERY === 0,
+      };
+      this.checks.set(key, check);
+    }
+    return check;
   }
 }

@@ -1,12 +1,16 @@
-// Pure rotation rules: from a ring's versions, its policy and the time, which version signs,
-// which are published, and when that next changes. No I/O, no clock of its own.
+// Pure rotation rules: from a ring's versions, its ledger facts, its policy and the time, which
+// version signs, which are published, and when that next changes. No I/O, no clock of its own.
 //
 //   created ──prepublish──▶ eligible ──(newest eligible)──▶ active ──superseded──▶ retiring ──grace──▶ retired
-//   any state ──operator──▶ revoked
+//   any state ──operator──▶ revoked        any state ──key material changed or lost──▶ quarantined (retiring)
 //
 // A pending version is already in the JWKS; it signs only once every verifier's cached JWKS
-// (max-age ≤ prepublish) must contain it. A retiring version stays published until every token it
-// signed has expired (grace ≥ max TTL + max-age).
+// (max-age ≤ prepublish) must contain it, and only after its canary passed. A retiring version
+// stays published until every token it signed has expired (grace ≥ max TTL + max-age).
+//
+// Superseding is monotonic: once a newer version has signed (a `signedFrom` fact, which outlives
+// revocation), no older version signs again. A version that never signed supersedes nothing, so
+// revoking a pending version leaves the active one signing.
 
 export type VersionState = 'pending' | 'active' | 'retiring' | 'retired' | 'revoked';
 
@@ -19,8 +23,12 @@ export interface VersionFacts {
    */
   publishedAt: number;
   revoked?: boolean;
-  /** A pending version whose canary failed never becomes active until it passes. */
+  /** The canary has not passed (it failed, or could not run yet): the version may not sign. */
   canaryFailed?: boolean;
+  /** Unix ms from which the version signed (a ledger fact; early takeovers included). */
+  signedFrom?: number;
+  /** Unix ms at which the backend's key for this version changed or vanished: it never signs again. */
+  quarantinedAt?: number;
 }
 
 export interface RotationPolicy {
@@ -35,17 +43,21 @@ export interface VersionStatus {
   state: VersionState;
   /** When this version may first sign (publishedAt + prepublish). */
   eligibleAt: number;
-  /** When a newer version took over signing, if one has. */
+  /** When a newer version took over signing (or its key was quarantined), if so. */
   supersededAt?: number;
   /** When it leaves the JWKS, if known. */
   unpublishAt?: number;
+  /** Its backend key changed or vanished after it was published (an integrity event). */
+  quarantined?: true;
 }
 
 export interface LifecycleView {
   versions: VersionStatus[];
-  /** Null only when every version is revoked (or there are none). */
+  /** Null when no version may sign: all revoked or quarantined, or blocked by a canary. */
   signing: number | null;
-  /** True when signing fell back to a version still inside its prepublish window. */
+  /** Since when the signing version signs (a ledger fact, its end of prepublish, or now for an early takeover). */
+  signingSince: number | null;
+  /** True while the signing version's prepublish has not elapsed (after a revocation or an integrity event). */
   signingEarly: boolean;
   /** The earliest moment a pending version may take over signing, or null with none pending. */
   nextTakeoverAt: number | null;
@@ -54,7 +66,7 @@ export interface LifecycleView {
   nextChangeAt: number | null;
   /** Next instant at which the published set shrinks (a retire), or null. Bounds JWKS max-age. */
   nextUnpublishAt: number | null;
-  /** The active version has reached rotation_period and no newer version exists yet, or nothing can sign. */
+  /** The active version has reached rotation_period and no newer version exists, or nothing can sign and only a new version can fix that. */
   rotationDue: boolean;
   /** When scheduled rotation is next due (null: no period, or a newer version already exists). */
   rotationDueAt: number | null;
@@ -62,65 +74,79 @@ export interface LifecycleView {
 
 export function computeLifecycle(facts: readonly VersionFacts[], policy: RotationPolicy, now: number): LifecycleView {
   const sorted = [...facts].sort((a, b) => a.version - b.version);
-  const live = sorted.filter((v) => !v.revoked);
   const eligibleAt = (v: VersionFacts): number => v.publishedAt + policy.prepublishMs;
-  const canSign = (v: VersionFacts): boolean => eligibleAt(v) <= now && !v.canaryFailed;
-
-  // A version is superseded once any newer version became able to sign, revoked or not: a
-  // superseded version never signs again, so a revocation cannot revive a key that verifiers may
-  // already have dropped, and each version's retire time depends only on facts, not history.
+  const usable = (v: VersionFacts): boolean => !v.revoked && v.quarantinedAt === undefined && !v.canaryFailed;
+  // When a version started signing: a recorded fact (kept after revocation), or the end of its
+  // prepublish if it was usable then (a key quarantined later was). A version that never signed
+  // has not started.
+  const startedAt = (v: VersionFacts): number | undefined => {
+    if (v.signedFrom !== undefined && v.signedFrom <= now) return v.signedFrom;
+    const eligible = eligibleAt(v);
+    const usableThen = !v.revoked && !v.canaryFailed && (v.quarantinedAt === undefined || eligible < v.quarantinedAt);
+    return usableThen && eligible <= now ? eligible : undefined;
+  };
   const supersededAt = (v: VersionFacts): number | undefined => {
-    const times = sorted.filter((w) => w.version > v.version && canSign(w)).map(eligibleAt);
-    return times.length > 0 ? Math.max(eligibleAt(v), Math.min(...times)) : undefined;
+    let earliest: number | undefined;
+    for (const w of sorted) {
+      if (w.version <= v.version) continue;
+      const started = startedAt(w);
+      if (started !== undefined && (earliest === undefined || started < earliest)) earliest = started;
+    }
+    return earliest;
   };
 
-  // The newest live version that has waited out prepublish and was not superseded signs. With none
-  // (the first version of a ring, or a revoked active version), the oldest live version not yet
-  // superseded signs at once: it has been published longest, no verifier can hold a stale JWKS of a
-  // ring that never signed, and a revoked key must stop now (verifiers refetch on the unknown kid;
-  // see README "Emergency revocation").
-  const current = live.filter((v) => supersededAt(v) === undefined);
-  let signer = [...current].reverse().find(canSign);
-  const signingEarly = signer === undefined && current.length > 0;
-  signer ??= current[0];
+  // The newest usable version that has started and was not superseded signs. With none (the first
+  // version of a ring, or after the signing version was revoked or quarantined), the oldest usable
+  // version not yet superseded signs at once: it has been published longest, no verifier can hold
+  // a stale JWKS of a ring that never signed, and a revoked key must stop now (verifiers refetch
+  // on the unknown kid; see README "Emergency revocation").
+  const current = sorted.filter((v) => usable(v) && supersededAt(v) === undefined);
+  const signer = [...current].reverse().find((v) => startedAt(v) !== undefined) ?? current[0];
 
   const versions: VersionStatus[] = sorted.map((v) => {
-    const base = { version: v.version, eligibleAt: eligibleAt(v) };
+    const base: VersionStatus = { version: v.version, eligibleAt: eligibleAt(v), state: 'pending' };
+    if (v.quarantinedAt !== undefined) base.quarantined = true;
     if (v.revoked) return { ...base, state: 'revoked' };
-    if (v.version === signer?.version) return { ...base, state: 'active' };
-    if (signer && v.version > signer.version) return { ...base, state: 'pending' };
-    const superseded = supersededAt(v) ?? now;
-    const unpublishAt = superseded + policy.graceMs;
+    if (v === signer) return { ...base, state: 'active' };
+    let superseded = supersededAt(v);
+    let unpublishAt: number | undefined;
+    if (v.quarantinedAt !== undefined) {
+      // Tokens it signed before the event carry exp ≤ (issue + prepublish) + grace: keep its
+      // first-seen key published that long; the changed key is never published.
+      superseded = Math.min(superseded ?? v.quarantinedAt, v.quarantinedAt);
+      unpublishAt = v.quarantinedAt + policy.prepublishMs + policy.graceMs;
+    } else if (superseded === undefined) {
+      // Never signed and not passed over: pending. Older than the signer: a version blocked by its
+      // canary that the early signer passes over now.
+      if (!signer || v.version > signer.version) return base;
+      superseded = now;
+    }
+    unpublishAt ??= superseded + policy.graceMs;
     return { ...base, supersededAt: superseded, unpublishAt, state: unpublishAt > now ? 'retiring' : 'retired' };
   });
 
-  const hasNewer = signer !== undefined && live.some((v) => v.version > signer.version);
-  const rotationDueAt =
-    policy.rotationPeriodMs > 0 && signer && !hasNewer ? signer.publishedAt + policy.rotationPeriodMs : null;
+  const liveNewer = signer !== undefined && sorted.some((v) => v.version > signer.version && !v.revoked && v.quarantinedAt === undefined);
+  const rotationDueAt = policy.rotationPeriodMs > 0 && signer && !liveNewer ? signer.publishedAt + policy.rotationPeriodMs : null;
+  // With nothing able to sign, a new version helps unless a candidate is only waiting for its
+  // canary: creating more versions would not make that canary pass.
+  const waitingForCanary = sorted.some((v) => !v.revoked && v.quarantinedAt === undefined && v.canaryFailed && supersededAt(v) === undefined);
 
   const future = (times: Array<number | undefined | null>): number | null => {
     const upcoming = times.filter((t): t is number => typeof t === 'number' && t > now);
     return upcoming.length > 0 ? Math.min(...upcoming) : null;
   };
+  const pending = versions.filter((v) => v.state === 'pending');
   const nextUnpublishAt = future(versions.filter((v) => v.state === 'retiring').map((v) => v.unpublishAt));
-  const nextChangeAt = future([
-    nextUnpublishAt,
-    ...versions.filter((v) => v.state === 'pending').map((v) => v.eligibleAt),
-    rotationDueAt,
-  ]);
-
-  const pendingEligible = versions.filter((v) => v.state === 'pending').map((v) => v.eligibleAt);
   return {
     versions,
     signing: signer?.version ?? null,
-    signingEarly,
-    nextTakeoverAt: pendingEligible.length > 0 ? Math.min(...pendingEligible) : null,
+    signingSince: signer ? (startedAt(signer) ?? now) : null,
+    signingEarly: signer !== undefined && eligibleAt(signer) > now,
+    nextTakeoverAt: pending.length > 0 ? Math.min(...pending.map((v) => v.eligibleAt)) : null,
     published: versions.filter((v) => v.state !== 'retired' && v.state !== 'revoked').map((v) => v.version),
-    nextChangeAt,
+    nextChangeAt: future([nextUnpublishAt, ...pending.map((v) => v.eligibleAt), signer ? eligibleAt(signer) : null, rotationDueAt]),
     nextUnpublishAt,
-    // Also due when no version may sign (e.g. an operator disabled the active KMS key by hand):
-    // a new version restores signing instead of answering 503 until someone rotates.
-    rotationDue: (rotationDueAt !== null && rotationDueAt <= now) || (signer === undefined && sorted.length > 0),
+    rotationDue: (rotationDueAt !== null && rotationDueAt <= now) || (signer === undefined && sorted.length > 0 && !waitingForCanary),
     rotationDueAt,
   };
 }

@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export class Metrics {
   readonly registry = new Registry();
+  private readonly scrapeHooks: Array<() => void> = [];
   readonly tokensIssued = new Counter({
     name: 'signet_tokens_issued_total',
     help: 'Tokens issued, by ring and client',
@@ -36,7 +37,7 @@ export class Metrics {
   });
   readonly canaryFailures = new Counter({
     name: 'signet_canary_failures_total',
-    help: 'Versions that failed their pre-activation canary (they stay pending)',
+    help: 'Canary attempts that failed: the version may not sign until one passes',
     labelNames: ['ring', 'version'] as const,
     registers: [this.registry],
   });
@@ -65,7 +66,61 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly ringCanSign = new Gauge({
+    name: 'signet_ring_can_sign',
+    help: 'Whether a version of the ring may sign now (1) or not (0): all revoked or quarantined, or blocked by a canary',
+    labelNames: ['ring'] as const,
+    registers: [this.registry],
+  });
+  readonly rotationPeriod = new Gauge({
+    name: 'signet_rotation_period_seconds',
+    help: 'The ring\'s configured rotation period (0 = no scheduled rotation), to compare with the signing version\'s age',
+    labelNames: ['ring'] as const,
+    registers: [this.registry],
+  });
+  readonly integrityEvents = new Counter({
+    name: 'signet_key_integrity_events_total',
+    help: 'A backend key changed or vanished under a published version, or its signature did not verify; the version stopped signing',
+    labelNames: ['ring', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly revocationPropagation = new Histogram({
+    name: 'signet_revocation_propagation_seconds',
+    help: 'From a revocation being recorded to this replica applying it',
+    labelNames: ['ring'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+  readonly stateDataLoss = new Counter({
+    name: 'signet_state_data_loss_total',
+    help: 'Times a store was found to have lost its data (Redis generation marker gone); every known fact was written back',
+    labelNames: ['store'] as const,
+    registers: [this.registry],
+  });
+  readonly revocationsReasserted = new Counter({
+    name: 'signet_revocations_reasserted_total',
+    help: 'Revocations written back to a store that lacked them (lost data, or a store that was unreachable)',
+    labelNames: ['ring', 'store'] as const,
+    registers: [this.registry],
+  });
+  readonly auditWriteFailures = new Counter({
+    name: 'signet_audit_write_failures_total',
+    help: 'Audit records that could not be written; the token was not handed out',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'signet_' });
+  }
+
+  /** State read at scrape time (ring lifecycles), so gauges are never staler than the scrape. */
+  beforeScrape(hook: () => void): void {
+    this.scrapeHooks.push(hook);
+  }
+
+  /** The exposition text, after the scrape hooks ran. */
+  async scrape(): Promise<string> {
+    for (const hook of this.scrapeHooks) hook();
+    return this.registry.metrics();
   }
 }

@@ -16,6 +16,7 @@ const versionSchema = {
     signs_from: { type: 'string' },
     superseded_at: { type: 'string' },
     unpublish_at: { type: 'string' },
+    integrity: { type: 'string' },
     canary_error: { type: 'string' },
   },
 } as const;
@@ -40,18 +41,21 @@ const ringSchema = {
 const iso = (ms: number | null | undefined): string | undefined => (ms === null || ms === undefined ? undefined : new Date(ms).toISOString());
 
 export const adminRoutes: FastifyPluginAsync = async (app) => {
-  const { keys, config, rotation } = app.signet;
-  const adminKeys = config.admin.apiKeySha256.map((hex) => ({ hash: Buffer.from(hex, 'hex'), value: true }));
+  const { keys, config, rotation, revocation, audit } = app.signet;
+  const adminKeys = config.admin.keys.map((key) => ({ hash: Buffer.from(key.apiKeySha256, 'hex'), value: key.name }));
+  /** The name of the admin key that authenticated each request, for the audit trail. */
+  const admins = new WeakMap<object, string>();
+  const adminOf = (request: object): string => admins.get(request) ?? 'unknown';
 
   app.addHook('onRequest', async (request) => {
-    if (!findByKeyHash(adminKeys, presentedKeyHash(request.headers.authorization, 'admin API'))) {
-      throw new UnauthenticatedError('unknown admin API key');
-    }
+    const name = findByKeyHash(adminKeys, presentedKeyHash(request.headers.authorization, 'admin API'));
+    if (name === undefined) throw new UnauthenticatedError('unknown admin API key');
+    admins.set(request, name);
   });
 
   const describeRing = (ring: KeyRing) => {
     const { view, versions } = ring.current();
-    const refreshError = keys.refreshFailures.get(ring.name);
+    const refreshError = ring.refreshError;
     return {
       name: ring.name,
       backend: ring.backend.kind,
@@ -71,6 +75,7 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
         signs_from: iso(status.eligibleAt),
         superseded_at: iso(status.supersededAt),
         unpublish_at: iso(status.unpublishAt),
+        ...(status.quarantined ? { integrity: 'quarantined: its backend key changed or vanished' } : {}),
         canary_error: ring.canaryFailures.get(status.version),
       })),
     };
@@ -93,8 +98,9 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
       const ring = keys.ring(request.params.ring);
       const version = await rotation.rotateNow(ring);
       const status = ring.current().view.versions.find((v) => v.version === version);
-      request.log.warn({ reqId: request.id, ring: ring.name, version }, 'admin: rotated');
-      return { version, kid: ring.kidOf(version), signs_from: iso(status?.eligibleAt) };
+      const kid = ring.kidOf(version);
+      await audit.adminAction({ admin: adminOf(request), action: 'rotate', ring: ring.name, version, ...(kid ? { kid } : {}), client_address: request.ip, request_id: request.id });
+      return { version, kid, signs_from: iso(status?.eligibleAt) };
     },
   );
 
@@ -111,6 +117,7 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
               version: { type: 'integer' },
               kid: { type: 'string' },
               replacement: { type: 'object', properties: { version: { type: 'integer' }, kid: { type: 'string' } } },
+              recorded_in: { type: 'array', items: { type: 'string' } },
             },
           },
           ...unauthorised,
@@ -119,9 +126,21 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
     },
     async (request) => {
       const ring = keys.ring(request.params.ring);
-      const result = await rotation.revoke(ring, Number(request.params.version), request.body?.reason ?? 'revoked via admin API');
-      request.log.warn({ reqId: request.id, ring: ring.name, version: result.version }, 'admin: revoked');
-      return result;
+      const admin = adminOf(request);
+      const reason = request.body?.reason ?? 'revoked via admin API';
+      const result = await revocation.revoke(ring, Number(request.params.version), reason, admin);
+      await audit.adminAction({
+        admin,
+        action: 'revoke',
+        ring: ring.name,
+        version: result.version,
+        ...(result.kid ? { kid: result.kid } : {}),
+        reason,
+        ...(result.replacement ? { replacement: result.replacement.version } : {}),
+        client_address: request.ip,
+        request_id: request.id,
+      });
+      return { version: result.version, kid: result.kid, replacement: result.replacement, recorded_in: result.recordedIn };
     },
   );
 };

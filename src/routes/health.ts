@@ -1,4 +1,7 @@
-// Liveness (the process serves) and readiness (every ring has keys and a version that signs).
+// Liveness, readiness and signing health. JWKS availability outranks signing: verifiers of
+// tokens already issued must keep working while the backend cannot sign, so readiness (the
+// probe that takes a replica out of service) asks only whether the keys are loaded; whether each
+// ring can sign right now is reported beside it, and by /readyz/signing for alerting.
 import type { FastifyPluginAsync } from 'fastify';
 
 export const healthRoutes: FastifyPluginAsync = async (app) => {
@@ -6,26 +9,32 @@ export const healthRoutes: FastifyPluginAsync = async (app) => {
 
   app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }));
 
-  app.get(
-    '/readyz',
-    {
-      schema: {
-        response: {
-          '2xx': { $ref: 'signet-readiness#' },
-          503: { $ref: 'signet-readiness#' },
-        },
-      },
-    },
-    async (_request, reply) => {
-      const rings = [...keys.rings.values()].map((ring) => {
-        const refreshError = keys.refreshFailures.get(ring.name);
-        const signing = ring.loaded ? ring.current().view.signing : null;
-        return { name: ring.name, loaded: ring.loaded, signing_version: signing, ...(refreshError ? { refresh_error: refreshError } : {}) };
-      });
-      const ready = rings.every((ring) => ring.loaded && ring.signing_version !== null);
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', rings });
-    },
-  );
+  const rings = () =>
+    [...keys.rings.values()].map((ring) => {
+      const view = ring.loaded ? ring.current().view : undefined;
+      const signing = view?.signing ?? null;
+      return {
+        name: ring.name,
+        loaded: ring.loaded,
+        can_sign: signing !== null,
+        signing_version: signing,
+        ...(view && signing === null ? { reason: 'no version may sign: all revoked or quarantined, or waiting for a canary (see /v1/admin/rings)' } : {}),
+        ...(ring.refreshError ? { refresh_error: ring.refreshError } : {}),
+      };
+    });
+  const schema = { response: { '2xx': { $ref: 'signet-readiness#' }, 503: { $ref: 'signet-readiness#' } } };
+
+  app.get('/readyz', { schema }, async (_request, reply) => {
+    const status = rings();
+    const ready = status.every((ring) => ring.loaded);
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', rings: status });
+  });
+
+  app.get('/readyz/signing', { schema }, async (_request, reply) => {
+    const status = rings();
+    const signing = status.every((ring) => ring.can_sign);
+    return reply.code(signing ? 200 : 503).send({ status: signing ? 'signing' : 'not_signing', rings: status });
+  });
 };
 
 export const readinessSchema = {
@@ -40,7 +49,9 @@ export const readinessSchema = {
         properties: {
           name: { type: 'string' },
           loaded: { type: 'boolean' },
+          can_sign: { type: 'boolean' },
           signing_version: { type: ['integer', 'null'] },
+          reason: { type: 'string' },
           refresh_error: { type: 'string' },
         },
       },

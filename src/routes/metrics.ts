@@ -2,6 +2,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 
 export const metricsRoutes: FastifyPluginAsync = async (app) => {
-  const { registry } = app.signet.metrics;
-  app.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  const { metrics } = app.signet;
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.scrape()));
 };

@@ -20,7 +20,7 @@ export const tokenRequestSchema = {
 } as const;
 
 export const tokenRoutes: FastifyPluginAsync = async (app) => {
-  const { keys, clients, metrics, clock } = app.signet;
+  const { keys, clients, metrics, clock, audit } = app.signet;
   // Label lookups hash their label object on every call; bind each (ring, client) pair once.
   const bound = new Map<string, { signSeconds: ReturnType<typeof metrics.signDuration.labels>; issued: ReturnType<typeof metrics.tokensIssued.labels> }>();
   const metricsFor = (ring: string, backend: string, client: string) => {
@@ -62,8 +62,20 @@ export const tokenRoutes: FastifyPluginAsync = async (app) => {
       const issued = await issueToken(ring, authorised, clock());
       const counters = metricsFor(ring.name, ring.backend.kind, client.name);
       counters.signSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      // The record is with the OS before the token leaves: concurrent tokens share one write.
+      await audit.tokenIssued({
+        jti: issued.jti,
+        iat: issued.issuedAt,
+        exp: issued.expiresAt,
+        sub: authorised.subject,
+        aud: authorised.audience,
+        ring: ring.name,
+        kid: issued.kid,
+        client: client.name,
+        client_address: request.ip,
+        request_id: request.id,
+      });
       counters.issued.inc();
-      request.log.info({ reqId: request.id, client: client.name, ring: ring.name, kid: issued.kid, sub: authorised.subject, exp: issued.expiresAt }, 'token issued');
       return { token: issued.token, token_type: 'JWT', kid: issued.kid, expires_at: issued.expiresAt };
     },
   );

@@ -1,10 +1,11 @@
 // Starts a real gateway (through the real config loader) on a loopback port for a test.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildApp, type BuildOptions } from '../../src/app.js';
+import { LineSink } from '../../src/observability/line-sink.js';
 import { loadConfig, sha256Hex } from '../../src/config/load.js';
 import type { SignetConfig } from '../../src/config/schema.js';
 
@@ -31,13 +32,33 @@ export function openClient(rings: string[] = ['*'], apiKey = TEST_API_KEY): Reco
 export interface RunningGateway {
   app: FastifyInstance;
   url: string;
+  /** The gateway's audit records, one JSON line each. */
+  auditFile: string;
   close(): Promise<void>;
 }
 
 export async function startGateway(config: SignetConfig, options: BuildOptions = {}): Promise<RunningGateway> {
-  const app = await buildApp(config, { logger: pino({ level: process.env.SIGNET_TEST_LOG ?? 'silent' }), ...options });
+  const auditFile = join(tempDir('signet-audit-'), 'audit.jsonl');
+  const auditSink = options.auditSink ?? LineSink.open(auditFile);
+  const app = await buildApp(config, { logger: pino({ level: process.env.SIGNET_TEST_LOG ?? 'silent' }), auditSink, ...options });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
-  return { app, url: address, close: () => app.close() };
+  return {
+    app,
+    url: address,
+    auditFile,
+    close: async () => {
+      await app.close();
+      if (!options.auditSink) auditSink.close();
+    },
+  };
+}
+
+/** The audit records a gateway wrote so far. */
+export function auditRecords(gateway: RunningGateway): Array<Record<string, unknown>> {
+  return readFileSync(gateway.auditFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 export async function requestToken(url: string, body: unknown, apiKey = TEST_API_KEY): Promise<{ status: number; body: any; headers: Headers }> {

@@ -1,0 +1,79 @@
+// Drives the lifecycle: scheduled rotation when a ring's active version reaches its period (or
+// when nothing may sign), and manual rotation. Every decision comes from computeLifecycle; this
+// file only performs the I/O those decisions call for, under a lock shared by the replicas.
+import type { Logger } from 'pino';
+import { RotationInProgressError } from '../errors.js';
+import type { Clock, KeyRing } from '../keyring/keyring.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Coordination } from '../state/coordination.js';
+import type { WebhookNotifier } from '../webhooks.js';
+import type { RingRefresher } from './refresh.js';
+
+const LOCK_TTL_MS = 60_000;
+
+export type RotationReason = 'scheduled' | 'manual' | 'revocation';
+
+export class RotationController {
+  private readonly signingSeen = new Map<string, number>();
+
+  constructor(
+    private readonly refresher: RingRefresher,
+    private readonly coordination: Coordination,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+    private readonly webhooks: WebhookNotifier,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Wires scheduling to every refresh. */
+  start(): void {
+    this.refresher.onRefresh((ring) => this.afterRefresh(ring));
+  }
+
+  private afterRefresh(ring: KeyRing): void {
+    const { view } = ring.current();
+    if (view.rotationDue) void this.rotateIfDue(ring);
+    // Backends that name the signing version (KMS alias) follow the lifecycle's choice.
+    if (view.signing !== null && this.signingSeen.get(ring.name) !== view.signing) {
+      this.signingSeen.set(ring.name, view.signing);
+      ring.backend.markSigning?.(ring.ref, view.signing).catch((error: unknown) =>
+        this.logger.warn({ ring: ring.name, err: error }, 'could not record the signing version in the backend'),
+      );
+    }
+  }
+
+  /**
+   * Scheduled rotation. Exactly one new version per period: under the shared lock, re-read the
+   * backend and create only if the lifecycle still says a version is due.
+   */
+  async rotateIfDue(ring: KeyRing, reason: RotationReason = 'scheduled'): Promise<number | undefined> {
+    try {
+      return await this.coordination.withLock(`rotate:${ring.name}`, LOCK_TTL_MS, async () => {
+        await this.refresher.refreshRing(ring);
+        if (!ring.current().view.rotationDue) return undefined;
+        return this.createVersion(ring, reason);
+      });
+    } catch (error) {
+      this.logger.error({ ring: ring.name, err: error }, `${reason} rotation failed; will retry on the next refresh`);
+      return undefined;
+    }
+  }
+
+  /** Operator-requested rotation: a new version, published now, signing after prepublish. */
+  async rotateNow(ring: KeyRing): Promise<number> {
+    const version = await this.coordination.withLock(`rotate:${ring.name}`, LOCK_TTL_MS, () => this.createVersion(ring, 'manual'));
+    if (version === undefined) throw new RotationInProgressError(`ring "${ring.name}" is being rotated by another request or replica`);
+    return version;
+  }
+
+  private async createVersion(ring: KeyRing, reason: RotationReason): Promise<number> {
+    const created = await ring.backend.createVersion(ring.ref);
+    this.metrics.rotations.inc({ ring: ring.name, reason });
+    await this.refresher.refreshRing(ring);
+    await this.coordination.announce({ ring: ring.name }).catch((error: unknown) => this.logger.warn({ err: error }, 'could not announce the rotation'));
+    const kid = ring.kidOf(created.version);
+    this.logger.info({ ring: ring.name, version: created.version, kid, reason, at: this.clock() }, 'new key version created');
+    if (reason !== 'revocation') void this.webhooks.notify(ring, 'key.rotated', { version: created.version, kid, reason });
+    return created.version;
+  }
+}
