@@ -68,6 +68,9 @@ export function createLogger(level: string, sink: LineSink = logSink()): Logger 
   );
 }
 
+/** How long start-up waits for Redis before loading from the other stores. */
+const REDIS_CONNECT_WAIT_MS = 2000;
+
 async function connectRedis(config: SignetConfig): Promise<RedisState | undefined> {
   if (!config.redisUrl) return undefined;
   const { RedisState } = await import('./state/redis-state.js'); // ioredis costs ~13 MB RSS: load it only when used
@@ -115,6 +118,7 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
     durable,
     shared: redis ? [redis] : [],
     generation: redis ? () => redis.checkGeneration() : undefined,
+    connect: redis ? () => redis.connected(REDIS_CONNECT_WAIT_MS) : undefined,
     canary,
     logger,
     metrics,

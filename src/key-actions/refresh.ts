@@ -21,6 +21,8 @@ export interface RefreshOptions {
   shared: LedgerStore[];
   /** Redis' generation check: 'lost' when it lost its data since the last check. */
   generation?: () => Promise<'ok' | 'lost'>;
+  /** Waits (bounded) for the shared stores to connect before the first load; start-up goes on without them. */
+  connect?: () => Promise<boolean>;
   canary?: Canary;
   logger: Logger;
   metrics: Metrics;
@@ -50,6 +52,9 @@ export class RingRefresher {
 
   /** Creates missing dev keys, then loads every ring. Fails start-up if a ring cannot load. */
   async start(): Promise<void> {
+    if (this.options.connect && !(await this.options.connect())) {
+      this.options.logger.error('Redis is unreachable: starting from this replica\'s own copy of the ledgers (state_dir) and the backend\'s revocation records; revocations from other replicas arrive once Redis is back');
+    }
     for (const ring of this.options.keys.rings.values()) {
       if (ring.config.createIfMissing) await ring.backend.ensureKey?.(ring.ref);
     }

@@ -37,6 +37,9 @@ export interface RevocationOptions {
   clock: Clock;
 }
 
+/** How long a revocation waits for a replacement that another replica is making. */
+const REPLACEMENT_WAIT_MS = 10_000;
+
 const revocationLedger = (record: RevocationRecord): RingLedger => ({ ...emptyLedger(), revoked: new Map([[record.version, record]]) });
 
 export class RevocationService {
@@ -59,8 +62,24 @@ export class RevocationService {
     void refresher.refreshRing(ring).catch(() => undefined);
   }
 
+  /**
+   * When nothing may sign, makes a replacement under the rotation lock. Another replica may hold
+   * the lock because it is making one (it heard the revocation too): then wait for its version.
+   */
+  private async ensureSigner(ring: KeyRing): Promise<void> {
+    const { refresher, rotation } = this.options;
+    const deadline = Date.now() + REPLACEMENT_WAIT_MS;
+    await refresher.refreshRing(ring).catch(() => undefined);
+    while (ring.current().view.signing === null && ring.current().view.rotationDue && Date.now() < deadline) {
+      if ((await rotation.rotateIfDue(ring, 'revocation')) === undefined) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await refresher.refreshRing(ring).catch(() => undefined);
+      }
+    }
+  }
+
   async revoke(ring: KeyRing, version: number, reason: string, by: string): Promise<RevocationResult> {
-    const { refresher, rotation, coordination, durable, shared, logger, webhooks, clock } = this.options;
+    const { coordination, durable, shared, logger, webhooks, clock } = this.options;
     const before = ring.current().view;
     if (!before.versions.some((v) => v.version === version)) throw new UnknownVersionError(`ring "${ring.name}" has no version ${version}`);
     const kid = ring.kidOf(version);
@@ -86,8 +105,7 @@ export class RevocationService {
     }
 
     // The slow part: a replacement only when nothing else may sign, then a full re-read.
-    if (ring.current().view.rotationDue && ring.current().view.signing === null) await rotation.rotateIfDue(ring, 'revocation');
-    await refresher.refreshRing(ring).catch(() => undefined);
+    await this.ensureSigner(ring);
     await coordination.announce({ ring: ring.name }).catch(() => undefined);
 
     const signing = ring.current().view.signing;

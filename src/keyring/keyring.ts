@@ -49,8 +49,8 @@ export interface ObservedListing {
   jwks: ReadonlyMap<number, PublicJwk>;
 }
 
-/** Unsigned checks between verified ones (unbatched signs); every batch is checked once. */
-export const SINGLE_SIGN_CHECK_EVERY = 16;
+/** Backends that sign by a key fixed at refresh verify one signature in this many (see SignatureCheck). */
+export const SAMPLED_CHECK_EVERY = 16;
 
 export class KeyRing {
   readonly ref: KeyRef;
@@ -261,7 +261,7 @@ export class KeyRing {
 
   /**
    * Signs with exactly this version, checking the backend's signatures against the published key
-   * (one per batch, a sample of single signs). A mismatch quarantines the version at once.
+   * (see SignatureCheck). A mismatch quarantines the version at once.
    */
   async sign(version: number, signingInput: Uint8Array): Promise<Uint8Array> {
     try {
@@ -290,8 +290,8 @@ export class KeyRing {
       let unchecked = 0;
       check = {
         verify,
-        // The first single sign of a key is always checked, then one in SINGLE_SIGN_CHECK_EVERY.
-        sample: () => unchecked++ % SINGLE_SIGN_CHECK_EVERY === 0,
+        // The first sign with a key is always checked, then one in SAMPLED_CHECK_EVERY.
+        sample: () => unchecked++ % SAMPLED_CHECK_EVERY === 0,
       };
       this.checks.set(key, check);
     }

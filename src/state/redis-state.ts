@@ -44,6 +44,21 @@ export class RedisState implements LedgerStore, Coordination {
     }
   }
 
+  /** Waits up to `timeoutMs` for the connection (start-up reads then see Redis); false if it is still down. */
+  async connected(timeoutMs: number): Promise<boolean> {
+    if (this.client.status === 'ready') return true;
+    return new Promise((resolve) => {
+      const done = (ready: boolean): void => {
+        clearTimeout(timer);
+        this.client.off('ready', onReady);
+        resolve(ready);
+      };
+      const onReady = (): void => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.client.on('ready', onReady);
+    });
+  }
+
   /**
    * 'lost' when the generation marker this process saw is gone or replaced: Redis lost its data
    * since the last check. The first call in a process only records the marker.

@@ -1,0 +1,74 @@
+// Several gateway replicas on one real OpenBao key, in accelerated time, for the fault tests:
+// max-age 2 s + swr 0 + refresh 1 s ≤ prepublish 4 s; grace 7 s ≥ TTL 4 s + 2 s.
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+import { sha256Hex } from '../../src/config/load.js';
+import type { BuildOptions } from '../../src/app.js';
+import { OPENBAO_ROOT_TOKEN, vaultRequest } from '../harness/openbao.js';
+import { configFrom, openClient, requestToken, startGateway, TEST_ADMIN_KEY, type RunningGateway } from './gateway.js';
+
+export const FAST_RING = { alg: 'ES256', issuer: 'https://signet.test', max_token_ttl_seconds: 4, prepublish_seconds: 4, grace_seconds: 7, rotation_period_seconds: 0 };
+export const FAST_TOP = { refresh_interval_seconds: 1, jwks: { max_age_seconds: 2, stale_while_revalidate_seconds: 0 } };
+
+export interface VaultRing {
+  ring: string;
+  key: string;
+  raw: Record<string, unknown>;
+}
+
+/** A fresh Transit key and the config of a ring on it; `ring` and `top` override the fast defaults. */
+export async function vaultRing(prefix: string, options: { redisUrl?: string; ring?: Record<string, unknown>; top?: Record<string, unknown> } = {}): Promise<VaultRing> {
+  const url = inject('openbaoUrl');
+  const ring = `${prefix}-${randomBytes(3).toString('hex')}`;
+  const key = `signet-${ring}`;
+  await vaultRequest(url, 'POST', `transit/keys/${key}`, { type: 'ecdsa-p256' });
+  const raw = {
+    ...FAST_TOP,
+    ...(options.redisUrl ? { redis_url: options.redisUrl } : {}),
+    backends: { vault: { type: 'vault-transit', address: url, token: OPENBAO_ROOT_TOKEN } },
+    rings: [{ name: ring, backend: 'vault', key, ...FAST_RING, ...options.ring }],
+    clients: [openClient()],
+    admin: { api_key_sha256: [sha256Hex(TEST_ADMIN_KEY)] },
+    ...options.top,
+  };
+  return { ring, key, raw };
+}
+
+/** A replica of its own (its own state_dir), closed by `replicas.closeAll()`. */
+export class Replicas {
+  private readonly running: RunningGateway[] = [];
+
+  async start(setup: VaultRing, options: BuildOptions = {}): Promise<RunningGateway> {
+    const gateway = await startGateway(configFrom(setup.raw), options);
+    this.running.push(gateway);
+    return gateway;
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all(this.running.splice(0).map((gateway) => gateway.close()));
+  }
+}
+
+/** The kid a replica signs with now, or the error code it answers with. */
+export async function signingKid(gateway: RunningGateway): Promise<string> {
+  const { status, body } = await requestToken(gateway.url, { audience: 'https://api.test' });
+  return status === 200 ? (body.kid as string) : `HTTP ${status} ${body?.error?.code}`;
+}
+
+export async function transitVersions(key: string): Promise<Array<{ version: number; created: number }>> {
+  const response = (await vaultRequest(inject('openbaoUrl'), 'GET', `transit/keys/${key}`)) as { data: { keys: Record<string, { creation_time: string }> } };
+  return Object.entries(response.data.keys)
+    .map(([version, entry]) => ({ version: Number(version), created: Date.parse(entry.creation_time) }))
+    .sort((x, y) => x.version - y.version);
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `condition` every 50 ms until it holds; fails after `ms`. */
+export async function eventually(condition: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
+    await sleep(50);
+  }
+}
