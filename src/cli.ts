@@ -8,6 +8,7 @@ import { generateApiKey, loadConfig, sha256Hex } from './config/load.js';
 import type { SignetConfig } from './config/schema.js';
 import { ConfigError, GatewayError } from './errors.js';
 import { issueToken } from './tokens/issue.js';
+import { VAULT_ROLES, vaultPolicy, type VaultRole } from './vault/policy.js';
 
 const USAGE = `Usage: signet <command> [options]
 
@@ -23,6 +24,9 @@ Commands:
                               issue one token (operator tool: bypasses client policies)
   client-key                  generate an API key and the SHA-256 to put in the config
   doctor                      check config, backends, keys, canaries and key settings; exit 1 on failure
+  vault-policy --role signer|rotator|reader
+                              print the Vault/OpenBao policy for that role, with the exact paths
+                              of the configured vault-transit ring keys
 
 Environment: SIGNET_CONFIG, SIGNET_HOST, SIGNET_PORT, SIGNET_PUBLIC_URL, SIGNET_LOG_LEVEL,
 SIGNET_DEV_API_KEY, SIGNET_DATA_DIR, SIGNET_JWKS_MAX_AGE_SECONDS, SIGNET_REDIS_URL`;
@@ -184,6 +188,11 @@ async function token(config: SignetConfig, values: Record<string, string | strin
   });
 }
 
+function printVaultPolicy(config: SignetConfig, role: string | undefined): void {
+  if (!(VAULT_ROLES as readonly string[]).includes(role ?? '')) throw new ConfigError('--role', `must be one of ${VAULT_ROLES.join(', ')}`);
+  process.stdout.write(vaultPolicy(config, role as VaultRole));
+}
+
 async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
     args: argv,
@@ -196,6 +205,7 @@ async function main(argv: string[]): Promise<void> {
       claim: { type: 'string', multiple: true },
       version: { type: 'string' },
       reason: { type: 'string' },
+      role: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -217,6 +227,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'jwks') return printJwks(config, values.ring);
   if (command === 'token') return token(config, values);
   if (command === 'doctor') return doctor(config);
+  if (command === 'vault-policy') return printVaultPolicy(config, values.role);
   throw new ConfigError('command', `unknown command "${positionals.join(' ')}"\n\n${USAGE}`);
 }
 

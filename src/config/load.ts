@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { JWS_ALGS } from '../jose/algorithms.js';
 import { Fields, type Raw } from './fields.js';
+import { DEFAULT_REVOCATION_KV_MOUNT } from '../vault/paths.js';
 import type { BackendConfig, ClientConfig, RingConfig, SignetConfig, WebhookConfig } from './schema.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -78,7 +79,7 @@ function parseBackend(name: string, path: string, entry: Raw): BackendConfig {
       return { type, name, dataDir: f.string('data_dir', '.signet/keys'), allowInProduction: f.boolean('allow_in_production', false) };
     }
     case 'vault-transit': {
-      const f = Fields.of(path, entry, ['type', 'address', 'mount', 'namespace', 'token', 'token_file', 'approle', 'timeout_ms', 'ca_file', 'batch_max_size', 'batch_max_in_flight']);
+      const f = Fields.of(path, entry, ['type', 'address', 'mount', 'namespace', 'token', 'token_file', 'approle', 'timeout_ms', 'ca_file', 'batch_max_size', 'batch_max_in_flight', 'revocation_kv_mount']);
       let token = f.optionalString('token');
       const tokenFile = f.optionalString('token_file');
       if (tokenFile) token = readSecretFile(f.at('token_file'), tokenFile);
@@ -107,6 +108,7 @@ function parseBackend(name: string, path: string, entry: Raw): BackendConfig {
         caFile: f.optionalString('ca_file'),
         batchMaxSize: f.integer('batch_max_size', 64, { min: 1, max: 1000 }),
         batchMaxInFlight: f.integer('batch_max_in_flight', 2, { min: 1, max: 64 }),
+        revocationKvMount: f.string('revocation_kv_mount', DEFAULT_REVOCATION_KV_MOUNT),
       };
     }
     case 'aws-kms': {

