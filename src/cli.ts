@@ -118,6 +118,12 @@ async function keysRevoke(config: SignetConfig, ringName: string | undefined, ve
   });
 }
 
+/**
+ * Key-audit findings fail doctor: each one weakens the non-exportable guarantee or is a check that
+ * could not run. Only the local backend's finding warns: software keys are what it is.
+ */
+const AUDIT_SEVERITY: Readonly<Record<string, 'warn' | 'FAIL'>> = { local: 'warn' };
+
 /** One line per check; failures make the exit code 1, warnings do not. */
 async function doctor(config: SignetConfig): Promise<void> {
   let failed = false;
@@ -149,7 +155,7 @@ async function doctor(config: SignetConfig): Promise<void> {
       if (view.signing === null) line('FAIL', `ring ${ring.name}: no version may sign`);
       else line('ok', `ring ${ring.name}: v${view.signing} signs (kid ${ring.kidOf(view.signing)}), ${view.published.length} published, next change ${iso(view.nextChangeAt)}`);
       for (const [version, error] of ring.canaryFailures) line('FAIL', `ring ${ring.name}: canary of v${version} failed: ${error}`);
-      for (const finding of audits.get(ring.name) ?? []) line('warn', `ring ${ring.name}: ${finding}`);
+      for (const finding of audits.get(ring.name) ?? []) line(AUDIT_SEVERITY[ring.backend.kind] ?? 'FAIL', `ring ${ring.name}: ${finding}`);
     }
     await app.close();
   }

@@ -3,14 +3,16 @@
 // dangerous write on the ring key and its revocation records. Each must be refused with 403, and
 // the root token must read the key back unchanged. Also what each role must still be able to do,
 // and that the committed policies are exactly what `signet vault-policy` prints for the example.
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VaultTransitBackend } from '../src/backends/vault-transit.js';
 import { loadConfig } from '../src/config/load.js';
 import { VAULT_ROLES, vaultPolicy } from '../src/vault/policy.js';
 import { OPENBAO_ROOT_TOKEN, startOpenBao } from './harness/openbao.js';
 import { pythonTool, type RunningServer } from './harness/tools.js';
+import { tempDir } from './helpers/gateway.js';
 
 const KEY = 'signet-default';
 const RECORDS = `signet/revocations/transit/${KEY}`;
@@ -254,5 +256,74 @@ describe('Vault policies (real OpenBao, infra/vault/setup-dev.sh)', () => {
       });
       if (combination.sign) expect(sign.body.data.signature).toMatch(/^vault:v1:[A-Za-z0-9_-]+$/);
     });
+
+    it('the key audit (sys/capabilities-self on the same exact paths) finds nothing to report', async () => {
+      const backend = new VaultTransitBackend({ address: server.url, mount: 'transit', token: await combination.token(), timeoutMs: 5000 });
+      try {
+        expect(await backend.auditKey({ ring: 'default', key: KEY, alg: 'ES256' })).toEqual([]);
+      } finally {
+        await backend.close();
+      }
+    });
+  });
+
+  describe('signet doctor (finding 15)', () => {
+    const TOKEN_LIKE = /\b(?:hv[sbr]|[sbr])\.[A-Za-z0-9_-]{20,}/;
+
+    function doctor(credentials: Record<string, unknown>, env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+      const dir = tempDir();
+      const file = join(dir, 'signet.json');
+      writeFileSync(file, JSON.stringify({
+        state_dir: join(dir, 'state'),
+        backends: { vault: { type: 'vault-transit', address: server.url, ...credentials } },
+        rings: [{ name: 'default', backend: 'vault', key: KEY, alg: 'ES256' }],
+      }));
+      return spawnSync('node_modules/.bin/tsx', ['src/cli.ts', 'doctor'], { env: { ...process.env, SIGNET_CONFIG: file, ...env }, encoding: 'utf8' });
+    }
+
+    async function tokenWithPolicy(name: string, policy: string, defaultPolicy: boolean): Promise<string> {
+      await root('PUT', `sys/policies/acl/${name}`, { policy });
+      return (await root('POST', 'auth/token/create', { policies: [name], no_default_policy: !defaultPolicy, ttl: '1h' })).auth.client_token;
+    }
+
+    it('the setup-dev AppRole passes, and DEBUG output shows neither its secret_id nor a token', () => {
+      const secretFile = join(tempDir(), 'secret-id');
+      writeFileSync(secretFile, credentials.SIGNET_VAULT_SECRET_ID!, { mode: 0o600 });
+      const result = doctor({ approle: { role_id: credentials.SIGNET_VAULT_ROLE_ID, secret_id_file: secretFile } }, { DEBUG: '*' });
+      expect(result.stdout).toMatch(/^ok {4}ring default: v\d+ signs/m);
+      expect(result.stdout).not.toMatch(/^(FAIL|warn)/m);
+      expect(result.status).toBe(0);
+      const output = `${result.stdout}\n${result.stderr}`;
+      expect(result.stderr).toMatch(/node-vault/); // the debug channel really was on
+      expect(output).not.toContain(credentials.SIGNET_VAULT_SECRET_ID);
+      expect(output).not.toMatch(/secret_id/);
+      expect(output).not.toMatch(TOKEN_LIKE);
+    });
+
+    it('a root token fails', () => {
+      const result = doctor({ token: OPENBAO_ROOT_TOKEN });
+      expect(result.stdout).toMatch(/^FAIL {2}ring default: Signet's Vault token is a root token/m);
+      expect(result.status).toBe(1);
+    });
+
+    it('a token that cannot check itself fails, naming each skipped check', async () => {
+      const token = await tokenWithPolicy('sign-only', `path "transit/keys/${KEY}" {\n  capabilities = ["read"]\n}\npath "transit/sign/${KEY}" {\n  capabilities = ["update"]\n}\n`, false);
+      const result = doctor({ token });
+      expect(result.stdout).toMatch(/^ok {4}ring default: v\d+ signs/m); // it can sign: only the audit fails
+      expect(result.stdout).toMatch(/^FAIL {2}ring default: could not look up Signet's Vault token \(auth\/token\/lookup-self: permission denied/m);
+      expect(result.stdout).toMatch(/^FAIL {2}ring default: could not check what Signet's Vault token may do to key "signet-default" \(sys\/capabilities-self: permission denied/m);
+      expect(result.status).toBe(1);
+    });
+
+    it('a token that could weaken the key fails, naming each path and the command that fixes it', async () => {
+      // The old shipped signer + rotator policies on one token.
+      const token = await tokenWithPolicy('old-signer-rotator', 'path "transit/keys/signet-*" {\n  capabilities = ["create", "update", "read"]\n}\npath "transit/sign/signet-*" {\n  capabilities = ["update"]\n}\n', true);
+      const result = doctor({ token });
+      expect(result.stdout).toMatch(/^FAIL {2}ring default: Signet's Vault token can create\/update transit\/keys\/signet-default\/config: it could change the key's config: exportable=true .*`signet vault-policy --role signer`/m);
+      expect(result.stdout).toMatch(/^FAIL {2}ring default: Signet's Vault token can create\/update transit\/keys\/signet-default\/trim/m);
+      expect(result.stdout).toMatch(/^FAIL {2}ring default: Signet's Vault token can create\/update transit\/keys\/signet-default\/import_version/m);
+      expect(result.status).toBe(1);
+    });
   });
 });
+

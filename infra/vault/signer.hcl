@@ -72,52 +72,52 @@ path "transit/keys/signet-default/csr" {
   capabilities = ["deny"]
 }
 
-# export the key (encryption-key)
+# export the key's private material (encryption-key)
 path "transit/export/encryption-key/signet-default" {
   capabilities = ["deny"]
 }
 
-# export a version of the key (encryption-key)
+# export a version's private material (encryption-key)
 path "transit/export/encryption-key/signet-default/*" {
   capabilities = ["deny"]
 }
 
-# export the key (signing-key)
+# export the key's private material (signing-key)
 path "transit/export/signing-key/signet-default" {
   capabilities = ["deny"]
 }
 
-# export a version of the key (signing-key)
+# export a version's private material (signing-key)
 path "transit/export/signing-key/signet-default/*" {
   capabilities = ["deny"]
 }
 
-# export the key (hmac-key)
+# export the key's private material (hmac-key)
 path "transit/export/hmac-key/signet-default" {
   capabilities = ["deny"]
 }
 
-# export a version of the key (hmac-key)
+# export a version's private material (hmac-key)
 path "transit/export/hmac-key/signet-default/*" {
   capabilities = ["deny"]
 }
 
-# export the key (public-key)
+# public material only (public-key), but Signet never needs it
 path "transit/export/public-key/signet-default" {
   capabilities = ["deny"]
 }
 
-# export a version of the key (public-key)
+# public material only (public-key), but Signet never needs it
 path "transit/export/public-key/signet-default/*" {
   capabilities = ["deny"]
 }
 
-# export the key (certificate-chain)
+# public material only (certificate-chain), but Signet never needs it
 path "transit/export/certificate-chain/signet-default" {
   capabilities = ["deny"]
 }
 
-# export a version of the key (certificate-chain)
+# public material only (certificate-chain), but Signet never needs it
 path "transit/export/certificate-chain/signet-default/*" {
   capabilities = ["deny"]
 }

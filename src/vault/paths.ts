@@ -41,8 +41,10 @@ export function revocationRecordsPath({ mount, key }: TransitKeyScope): string {
   return `signet/revocations/${mount}/${key}`;
 }
 
-/** The Transit export types (`<mount>/export/<type>/<key>`), every one denied, the public one too. */
-export const EXPORT_TYPES = ['encryption-key', 'signing-key', 'hmac-key', 'public-key', 'certificate-chain'] as const;
+/** Transit export types that carry private material (`<mount>/export/<type>/<key>`). */
+export const SECRET_EXPORT_TYPES = ['encryption-key', 'signing-key', 'hmac-key'] as const;
+/** Export types that carry only public material: denied too (Signet reads keys/<key>), but no audit finding. */
+export const PUBLIC_EXPORT_TYPES = ['public-key', 'certificate-chain'] as const;
 
 /** What Signet's tokens use, by role (see policy.ts for who gets which). */
 export function grantedPaths(scope: TransitKeyScope) {
@@ -87,9 +89,13 @@ export function forbiddenPaths(scope: TransitKeyScope): ForbiddenPath[] {
     exact(`${keyPath}/soft-delete-restore`, WRITE, 'restore a soft-deleted key'),
     exact(`${keyPath}/set-certificate`, WRITE, 'replace the key\'s certificate chain'),
     exact(`${keyPath}/csr`, [...WRITE, 'read'], 'sign certificate requests with the key'),
-    ...EXPORT_TYPES.flatMap((type) => [
-      exact(`${mount}/export/${type}/${key}`, ['read'], `export the key (${type})`),
-      versions(`${mount}/export/${type}/${key}`, ['read'], `export a version of the key (${type})`),
+    ...SECRET_EXPORT_TYPES.flatMap((type) => [
+      exact(`${mount}/export/${type}/${key}`, ['read'], `export the key's private material (${type})`),
+      versions(`${mount}/export/${type}/${key}`, ['read'], `export a version's private material (${type})`),
+    ]),
+    ...PUBLIC_EXPORT_TYPES.flatMap((type) => [
+      exact(`${mount}/export/${type}/${key}`, [], `public material only (${type}), but Signet never needs it`),
+      versions(`${mount}/export/${type}/${key}`, [], `public material only (${type}), but Signet never needs it`),
     ]),
     // The destination key comes first, so only a `+` can name every destination.
     { rule: `${mount}/byok-export/+/${key}`, probe: `${mount}/byok-export/signet-audit/${key}`, capabilities: ['read'], risk: 'export the key wrapped for another key' },
