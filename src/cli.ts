@@ -31,9 +31,10 @@ Commands:
 Environment: SIGNET_CONFIG, SIGNET_HOST, SIGNET_PORT, SIGNET_PUBLIC_URL, SIGNET_LOG_LEVEL,
 SIGNET_DEV_API_KEY, SIGNET_DATA_DIR, SIGNET_JWKS_MAX_AGE_SECONDS, SIGNET_REDIS_URL`;
 
-async function withKeys<T>(config: SignetConfig, work: (app: FastifyInstance) => Promise<T>): Promise<T> {
-  // No scheduler here: looking at keys must never rotate them.
-  const app = await buildApp(config, { logger: createLogger(process.env.SIGNET_LOG_LEVEL ?? 'error'), scheduling: false });
+async function withKeys<T>(config: SignetConfig, work: (app: FastifyInstance) => Promise<T>, { signs = false } = {}): Promise<T> {
+  // No scheduler here: looking at keys must never rotate them. No canary unless the command signs
+  // anyway, so an operator's token without sign (vault-policy rotator or reader) works for the rest.
+  const app = await buildApp(config, { logger: createLogger(process.env.SIGNET_LOG_LEVEL ?? 'error'), scheduling: false, ...(signs ? {} : { canary: false }) });
   try {
     await app.ready();
     return await work(app);
@@ -191,7 +192,7 @@ async function token(config: SignetConfig, values: Record<string, string | strin
     }
     const issued = await issueToken(ring, { audience: values.aud as string, subject: typeof values.sub === 'string' ? values.sub : 'signet-cli', ttlMs, claims }, Date.now());
     process.stdout.write(`${issued.token}\n`);
-  });
+  }, { signs: true });
 }
 
 function printVaultPolicy(config: SignetConfig, role: string | undefined): void {

@@ -267,10 +267,10 @@ describe('Vault policies (real OpenBao, infra/vault/setup-dev.sh)', () => {
     });
   });
 
-  describe('signet doctor (finding 15)', () => {
+  describe('the CLI with the setup-dev AppRoles; signet doctor (finding 15)', () => {
     const TOKEN_LIKE = /\b(?:hv[sbr]|[sbr])\.[A-Za-z0-9_-]{20,}/;
 
-    function doctor(credentials: Record<string, unknown>, env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+    function signet(args: string[], credentials: Record<string, unknown>, env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
       const dir = tempDir();
       const file = join(dir, 'signet.json');
       writeFileSync(file, JSON.stringify({
@@ -278,8 +278,9 @@ describe('Vault policies (real OpenBao, infra/vault/setup-dev.sh)', () => {
         backends: { vault: { type: 'vault-transit', address: server.url, ...credentials } },
         rings: [{ name: 'default', backend: 'vault', key: KEY, alg: 'ES256' }],
       }));
-      return spawnSync('node_modules/.bin/tsx', ['src/cli.ts', 'doctor'], { env: { ...process.env, SIGNET_CONFIG: file, ...env }, encoding: 'utf8' });
+      return spawnSync('node_modules/.bin/tsx', ['src/cli.ts', ...args], { env: { ...process.env, SIGNET_CONFIG: file, ...env }, encoding: 'utf8' });
     }
+    const doctor = (credentials: Record<string, unknown>, env: Record<string, string> = {}) => signet(['doctor'], credentials, env);
 
     async function tokenWithPolicy(name: string, policy: string, defaultPolicy: boolean): Promise<string> {
       await root('PUT', `sys/policies/acl/${name}`, { policy });
@@ -298,6 +299,13 @@ describe('Vault policies (real OpenBao, infra/vault/setup-dev.sh)', () => {
       expect(output).not.toContain(credentials.SIGNET_VAULT_SECRET_ID);
       expect(output).not.toMatch(/secret_id/);
       expect(output).not.toMatch(TOKEN_LIKE);
+    });
+
+    it('operators rotate with the rotator AppRole, which cannot sign: no canary, no error', () => {
+      const result = signet(['keys', 'rotate', '--ring', 'default'], { approle: { role_id: credentials.SIGNET_ROTATOR_ROLE_ID, secret_id: credentials.SIGNET_ROTATOR_SECRET_ID } });
+      expect(result.stdout).toMatch(/^ring default: created v\d+ \(kid [A-Za-z0-9_-]{43}\), published now, signs from \S+\n$/); // one line: no canary failures logged
+      expect(result.stderr).toBe('');
+      expect(result.status).toBe(0);
     });
 
     it('a root token fails', () => {
