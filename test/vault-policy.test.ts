@@ -12,7 +12,7 @@ import { loadConfig } from '../src/config/load.js';
 import { VAULT_ROLES, vaultPolicy } from '../src/vault/policy.js';
 import { OPENBAO_ROOT_TOKEN, startOpenBao } from './harness/openbao.js';
 import { pythonTool, type RunningServer } from './harness/tools.js';
-import { tempDir } from './helpers/gateway.js';
+import { configFrom, tempDir } from './helpers/gateway.js';
 
 const KEY = 'signet-default';
 const RECORDS = `signet/revocations/transit/${KEY}`;
@@ -192,6 +192,28 @@ describe('Vault policies (real OpenBao, infra/vault/setup-dev.sh)', () => {
   });
   afterAll(async () => server?.stop());
 
+  it('OpenBao applies only the most specific rule: the facts the generator relies on', async () => {
+    let probes = 0;
+    /** The capabilities OpenBao reports on `path` for a token holding these policies, one policy per string. */
+    const capabilities = async (policies: string[], path: string): Promise<string[]> => {
+      const names = await Promise.all(policies.map(async (policy) => {
+        const name = `priority-probe-${probes++}`;
+        await root('PUT', `sys/policies/acl/${name}`, { policy });
+        return name;
+      }));
+      return (await root('POST', 'sys/capabilities', { token: await tokenWith(names), paths: [path] })).data[path];
+    };
+    const rule = (path: string, ...caps: string[]) => `path "${path}" {\n  capabilities = [${caps.map((c) => `"${c}"`).join(', ')}]\n}\n`;
+    const config = `transit/keys/${KEY}/config`;
+    // The old shipped policies: a deny whose wildcard comes earlier loses to the grant.
+    expect(await capabilities([rule('transit/keys/signet-*', 'create', 'read', 'update'), rule('transit/keys/+/config', 'deny')], config)).toEqual(['create', 'read', 'update']);
+    // An exact deny outranks any glob, and wins over an exact grant of the same path.
+    expect(await capabilities([rule('transit/keys/signet-*', 'create', 'read', 'update'), rule(config, 'deny')], config)).toEqual(['deny']);
+    expect(await capabilities([rule(config, 'update'), rule(config, 'deny')], config)).toEqual(['deny']);
+    // A one-segment rule on a record outranks a broad glob, so a record stays create+read only.
+    expect(await capabilities([rule('secret/*', 'create', 'read', 'update', 'delete'), rule(`secret/data/${RECORDS}/+`, 'create', 'read')], `secret/data/${RECORDS}/7`)).toEqual(['create', 'read']);
+  });
+
   it('the committed policies are what `signet vault-policy` prints for examples/vault.yaml', () => {
     const config = loadConfig({ SIGNET_CONFIG: 'examples/vault.yaml', ...EXAMPLE_ENV });
     for (const role of VAULT_ROLES) {
@@ -335,3 +357,42 @@ describe('Vault policies (real OpenBao, infra/vault/setup-dev.sh)', () => {
   });
 });
 
+
+describe('signet vault-policy (generator)', () => {
+  const vaultConfig = (backend: Record<string, unknown>, keys: string[]) =>
+    configFrom({
+      backends: { vault: { type: 'vault-transit', address: 'http://127.0.0.1:8200', token: 'x', ...backend }, dev: { type: 'local', data_dir: tempDir() } },
+      rings: [...keys.map((key, index) => ({ name: `r${index}`, backend: 'vault', key, alg: 'ES256' })), { name: 'local', backend: 'dev', alg: 'ES256' }],
+    });
+
+  it('names every ring key of every vault-transit backend exactly, each path once, and nothing of other backends', () => {
+    const policy = vaultPolicy(vaultConfig({ mount: '/team/transit/', revocation_kv_mount: 'kv' }, ['a', 'b.c']), 'signer');
+    expect(policy).toContain('path "team/transit/sign/a" {\n  capabilities = ["update"]\n}');
+    expect(policy).toContain('path "team/transit/keys/b.c/config" {\n  capabilities = ["deny"]\n}');
+    expect(policy).toContain('path "kv/data/signet/revocations/team/transit/b.c/+" {\n  capabilities = ["create", "read"]\n}');
+    expect(policy.match(/^path "team\/transit\/restore" \{/gm)).toHaveLength(1);
+    expect(policy).not.toMatch(/signet-default|"local/);
+    const paths = [...policy.matchAll(/^path "([^"]+)"/gm)].map((m) => m[1]);
+    expect(new Set(paths).size).toBe(paths.length);
+  });
+
+  it.each([
+    ['a key that Vault would read as a glob', { mount: 'transit' }, ['signet-*'], /^rings\[0\]\.key: "signet-\*" is not a Transit key name/],
+    ['a mount with a wildcard segment', { mount: 'transit/+' }, ['a'], /^backends\.vault\.mount: "transit\/\+" is not a mount path/],
+    ['a KV mount with a glob', { revocation_kv_mount: 'secret*' }, ['a'], /^backends\.vault\.revocation_kv_mount: "secret\*" is not a mount path/],
+  ])('refuses %s, naming the field', (_name, backend, keys, message) => {
+    expect(() => vaultPolicy(vaultConfig(backend, keys), 'reader')).toThrow(message);
+  });
+
+  it('refuses a config without vault-transit rings, and an unknown role (exit 2)', () => {
+    const dir = tempDir();
+    const file = join(dir, 'local.json');
+    writeFileSync(file, JSON.stringify({ state_dir: join(dir, 'state'), backends: { dev: { type: 'local', data_dir: dir } }, rings: [{ name: 'main', backend: 'dev', alg: 'ES256' }] }));
+    const noVault = spawnSync('node_modules/.bin/tsx', ['src/cli.ts', 'vault-policy', '--role', 'signer'], { env: { ...process.env, SIGNET_CONFIG: file }, encoding: 'utf8' });
+    expect(noVault.stderr).toMatch(/^signet: configuration error: backends: no vault-transit backend is used by a ring/);
+    expect(noVault.status).toBe(2);
+    const badRole = spawnSync('node_modules/.bin/tsx', ['src/cli.ts', 'vault-policy', '--role', 'admin'], { env: { ...process.env, SIGNET_CONFIG: file }, encoding: 'utf8' });
+    expect(badRole.stderr).toMatch(/^signet: configuration error: --role: must be one of signer, rotator, reader/);
+    expect(badRole.status).toBe(2);
+  });
+});
