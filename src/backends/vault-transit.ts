@@ -309,7 +309,7 @@ export class VaultTransitBackend implements SigningBackend {
           : `Attach the policy from \`signet vault-policy --role signer\`: its deny of ${rule} outranks any broader glob that grants it`,
       })),
       ...unguardedPaths(scope).map((probe) => ({ ...probe, fix: 'Remove the policy that grants it: the generated policies grant only read on the key and create+read on a record' })),
-    ];
+    ].filter((probe) => probe.capabilities.length > 0);
     let granted: Record<string, string[] | undefined>;
     try {
       const response = (await this.client.write('sys/capabilities-self', { paths: probes.map((p) => p.probe) })) as { data?: Record<string, string[]> } | undefined;
