@@ -292,13 +292,13 @@ describe('Vault policies (real OpenBao, infra/vault/setup-dev.sh)', () => {
   describe('the CLI with the setup-dev AppRoles; signet doctor (finding 15)', () => {
     const TOKEN_LIKE = /\b(?:hv[sbr]|[sbr])\.[A-Za-z0-9_-]{20,}/;
 
-    function signet(args: string[], credentials: Record<string, unknown>, env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+    function signet(args: string[], credentials: Record<string, unknown>, env: Record<string, string> = {}, key = KEY): { status: number | null; stdout: string; stderr: string } {
       const dir = tempDir();
       const file = join(dir, 'signet.json');
       writeFileSync(file, JSON.stringify({
         state_dir: join(dir, 'state'),
         backends: { vault: { type: 'vault-transit', address: server.url, ...credentials } },
-        rings: [{ name: 'default', backend: 'vault', key: KEY, alg: 'ES256' }],
+        rings: [{ name: 'default', backend: 'vault', key, alg: 'ES256' }],
       }));
       return spawnSync('node_modules/.bin/tsx', ['src/cli.ts', ...args], { env: { ...process.env, SIGNET_CONFIG: file, ...env }, encoding: 'utf8' });
     }
@@ -328,6 +328,19 @@ describe('Vault policies (real OpenBao, infra/vault/setup-dev.sh)', () => {
       expect(result.stdout).toMatch(/^ring default: created v\d+ \(kid [A-Za-z0-9_-]{43}\), published now, signs from \S+\n$/); // one line: no canary failures logged
       expect(result.stderr).toBe('');
       expect(result.status).toBe(0);
+    });
+
+    it('an exportable key fails even under the generated policy', async () => {
+      const leaky = 'signet-leaky';
+      await root('POST', `transit/keys/${leaky}`, { type: 'ecdsa-p256', exportable: true, allow_plaintext_backup: true });
+      const config = configFrom({ backends: { vault: { type: 'vault-transit', address: server.url, token: 'x' } }, rings: [{ name: 'default', backend: 'vault', key: leaky, alg: 'ES256' }] });
+      const token = await tokenWithPolicy('leaky-signer', vaultPolicy(config, 'signer'), true);
+      const result = signet(['doctor'], { token }, {}, leaky);
+      expect(result.stdout.match(/^FAIL .*/gm)).toEqual([
+        expect.stringMatching(/^FAIL {2}ring default: Transit key "signet-leaky" is exportable/),
+        expect.stringMatching(/^FAIL {2}ring default: Transit key "signet-leaky" allows plaintext backup/),
+      ]);
+      expect(result.status).toBe(1);
     });
 
     it('a root token fails', () => {
