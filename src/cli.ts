@@ -6,8 +6,9 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp, createLogger } from './app.js';
 import { generateApiKey, loadConfig, sha256Hex } from './config/load.js';
 import type { SignetConfig } from './config/schema.js';
-import { ConfigError, GatewayError } from './errors.js';
+import { BackendUnavailableError, ConfigError, GatewayError } from './errors.js';
 import { issueToken } from './tokens/issue.js';
+import { VAULT_ROLES, vaultPolicy, type VaultRole } from './vault/policy.js';
 
 const USAGE = `Usage: signet <command> [options]
 
@@ -23,13 +24,17 @@ Commands:
                               issue one token (operator tool: bypasses client policies)
   client-key                  generate an API key and the SHA-256 to put in the config
   doctor                      check config, backends, keys, canaries and key settings; exit 1 on failure
+  vault-policy --role signer|rotator|reader
+                              print the Vault/OpenBao policy for that role, with the exact paths
+                              of the configured vault-transit ring keys
 
 Environment: SIGNET_CONFIG, SIGNET_HOST, SIGNET_PORT, SIGNET_PUBLIC_URL, SIGNET_LOG_LEVEL,
 SIGNET_DEV_API_KEY, SIGNET_DATA_DIR, SIGNET_JWKS_MAX_AGE_SECONDS, SIGNET_REDIS_URL`;
 
-async function withKeys<T>(config: SignetConfig, work: (app: FastifyInstance) => Promise<T>): Promise<T> {
-  // No scheduler here: looking at keys must never rotate them.
-  const app = await buildApp(config, { logger: createLogger(process.env.SIGNET_LOG_LEVEL ?? 'error'), scheduling: false });
+async function withKeys<T>(config: SignetConfig, work: (app: FastifyInstance) => Promise<T>, { signs = false } = {}): Promise<T> {
+  // No scheduler here: looking at keys must never rotate them. No canary unless the command signs
+  // anyway, so an operator's token without sign (vault-policy rotator or reader) works for the rest.
+  const app = await buildApp(config, { logger: createLogger(process.env.SIGNET_LOG_LEVEL ?? 'error'), scheduling: false, ...(signs ? {} : { canary: false }) });
   try {
     await app.ready();
     return await work(app);
@@ -112,8 +117,15 @@ async function keysRevoke(config: SignetConfig, ringName: string | undefined, ve
     const result = await app.signet.revocation.revoke(ring, Number(version), reason ?? 'revoked via CLI', 'cli');
     const signing = result.replacement ? `; v${result.replacement.version} (kid ${result.replacement.kid}) signs now` : '';
     process.stdout.write(`ring ${name}: revoked v${result.version} (kid ${result.kid}), recorded in ${result.recordedIn.join(', ')}${signing}\n`);
+    if (result.replacementError) throw new BackendUnavailableError(`nothing signs now: no replacement could be created (${result.replacementError})`);
   });
 }
+
+/**
+ * Key-audit findings fail doctor: each one weakens the non-exportable guarantee or is a check that
+ * could not run. Only the local backend's finding warns: software keys are what it is.
+ */
+const AUDIT_SEVERITY: Readonly<Record<string, 'warn' | 'FAIL'>> = { local: 'warn' };
 
 /** One line per check; failures make the exit code 1, warnings do not. */
 async function doctor(config: SignetConfig): Promise<void> {
@@ -146,7 +158,7 @@ async function doctor(config: SignetConfig): Promise<void> {
       if (view.signing === null) line('FAIL', `ring ${ring.name}: no version may sign`);
       else line('ok', `ring ${ring.name}: v${view.signing} signs (kid ${ring.kidOf(view.signing)}), ${view.published.length} published, next change ${iso(view.nextChangeAt)}`);
       for (const [version, error] of ring.canaryFailures) line('FAIL', `ring ${ring.name}: canary of v${version} failed: ${error}`);
-      for (const finding of audits.get(ring.name) ?? []) line('warn', `ring ${ring.name}: ${finding}`);
+      for (const finding of audits.get(ring.name) ?? []) line(AUDIT_SEVERITY[ring.backend.kind] ?? 'FAIL', `ring ${ring.name}: ${finding}`);
     }
     await app.close();
   }
@@ -182,7 +194,12 @@ async function token(config: SignetConfig, values: Record<string, string | strin
     }
     const issued = await issueToken(ring, { audience: values.aud as string, subject: typeof values.sub === 'string' ? values.sub : 'signet-cli', ttlMs, claims }, Date.now());
     process.stdout.write(`${issued.token}\n`);
-  });
+  }, { signs: true });
+}
+
+function printVaultPolicy(config: SignetConfig, role: string | undefined): void {
+  if (!(VAULT_ROLES as readonly string[]).includes(role ?? '')) throw new ConfigError('--role', `must be one of ${VAULT_ROLES.join(', ')}`);
+  process.stdout.write(vaultPolicy(config, role as VaultRole));
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -197,6 +214,7 @@ async function main(argv: string[]): Promise<void> {
       claim: { type: 'string', multiple: true },
       version: { type: 'string' },
       reason: { type: 'string' },
+      role: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -218,6 +236,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'jwks') return printJwks(config, values.ring);
   if (command === 'token') return token(config, values);
   if (command === 'doctor') return doctor(config);
+  if (command === 'vault-policy') return printVaultPolicy(config, values.role);
   throw new ConfigError('command', `unknown command "${positionals.join(' ')}"\n\n${USAGE}`);
 }
 

@@ -1,26 +1,35 @@
-#!/usr/bin/env bash
-# Sets up a Vault/OpenBao dev server for Signet: Transit, the three policies, an ES256 ring key,
-# and an AppRole "signet" whose credentials are printed at the end.
+#!/bin/sh
+# Sets up a Vault/OpenBao dev server for examples/vault.yaml: Transit, KV v2 for revocation
+# records, the three generated policies in this directory, the ES256 ring key, and two AppRoles:
+#   signet          the gateway: signet-signer + signet-rotator (it signs, and rotates on schedule)
+#   signet-rotator  operators and rotation jobs (`signet keys rotate|revoke`): signet-rotator
 #   VAULT_ADDR=http://127.0.0.1:8200 VAULT_TOKEN=root infra/vault/setup-dev.sh
 # Works with either CLI: set VAULT_CLI=bao for OpenBao (default: vault if present, else bao).
-set -euo pipefail
+# The policies name the key signet-default exactly; for other keys, write the output of
+# `signet vault-policy --role …` for your own config instead.
+# POSIX sh, so the Vault image's shell runs it too (docker-compose.yml).
+set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 cli=${VAULT_CLI:-$(command -v vault >/dev/null 2>&1 && echo vault || echo bao)}
-key=${SIGNET_KEY:-signet-default}
+key=signet-default
 
-"$cli" secrets list -format=json | grep -q '"transit/"' || "$cli" secrets enable transit
-for policy in signer reader rotator; do
+mounts=$("$cli" secrets list -format=json)
+echo "$mounts" | grep -q '"transit/"' || "$cli" secrets enable transit
+echo "$mounts" | grep -q '"secret/"' || "$cli" secrets enable -path=secret kv-v2
+for policy in signer rotator reader; do
   "$cli" policy write "signet-$policy" "$here/$policy.hcl"
 done
 "$cli" read "transit/keys/$key" >/dev/null 2>&1 || "$cli" write -f "transit/keys/$key" type=ecdsa-p256
 
 "$cli" auth list -format=json | grep -q '"approle/"' || "$cli" auth enable approle
 "$cli" write auth/approle/role/signet token_policies=signet-signer,signet-rotator token_ttl=1h token_max_ttl=24h secret_id_ttl=0
-role_id=$("$cli" read -field=role_id auth/approle/role/signet/role-id)
-secret_id=$("$cli" write -f -field=secret_id auth/approle/role/signet/secret-id)
-cat <<OUT
-Transit key: $key (ecdsa-p256)
-AppRole for Signet:
-  SIGNET_VAULT_ROLE_ID=$role_id
-  SIGNET_VAULT_SECRET_ID=$secret_id
-OUT
+"$cli" write auth/approle/role/signet-rotator token_policies=signet-rotator token_ttl=15m token_max_ttl=1h secret_id_ttl=0
+credentials() {
+  echo "  SIGNET_$2_ROLE_ID=$("$cli" read -field=role_id "auth/approle/role/$1/role-id")"
+  echo "  SIGNET_$2_SECRET_ID=$("$cli" write -f -field=secret_id "auth/approle/role/$1/secret-id")"
+}
+echo "Transit key: $key (ecdsa-p256); revocation records in KV v2 at secret/"
+echo 'AppRole "signet" for the gateway (signet-signer + signet-rotator):'
+credentials signet VAULT
+echo 'AppRole "signet-rotator" for operators and rotation jobs (signet-rotator):'
+credentials signet-rotator ROTATOR

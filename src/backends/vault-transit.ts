@@ -16,6 +16,7 @@ import {
 import { signatureMismatch, type BackendHealth, type KeyRef, type KeyVersion, type RevocationRecord, type SignatureCheck, type SigningBackend } from './backend.js';
 import { GroupCommit, type ItemResult } from './group-commit.js';
 import { undiciTransport } from './vault-transport.js';
+import { DEFAULT_REVOCATION_KV_MOUNT, forbiddenPaths, revocationRecordsPath, trimMount, unguardedPaths } from '../vault/paths.js';
 
 /** The two calls this backend needs; node-vault's client satisfies it, and so can a test fake. */
 export interface VaultClient {
@@ -26,6 +27,8 @@ export interface VaultClient {
   write(path: string, data: unknown): Promise<{ data?: unknown; auth?: { client_token: string; lease_duration: number } } | undefined>;
   /** Optional fast path for signing: same contract as `write`, without node-vault's per-call overhead. */
   post?(path: string, data: unknown): Promise<{ data?: unknown } | undefined>;
+  /** A login that carries a secret in its body: sent without a token and never through node-vault, whose DEBUG output prints request bodies. */
+  login?(path: string, data: unknown): Promise<{ auth?: { client_token: string; lease_duration: number } } | undefined>;
 }
 
 export interface VaultTransitOptions {
@@ -40,7 +43,7 @@ export interface VaultTransitOptions {
   batchMaxSize?: number;
   /** Batches in flight at once per key version. */
   batchMaxInFlight?: number;
-  /** KV v2 mount for write-once revocation records beside the key; none when undefined. */
+  /** KV v2 mount of the write-once revocation records beside the key (none when undefined); the key audit checks who may rewrite them. */
   revocationKvMount?: string;
 }
 
@@ -72,6 +75,9 @@ interface VaultApiError {
   code?: string;
   message?: string;
 }
+
+const POLICY_ADVICE = 'Give Signet a token with only the policies printed by `signet vault-policy --role signer` (and `--role rotator` if it rotates)';
+const ROOT_TOKEN_FINDING = `Signet's Vault token is a root token: it could do anything to the keys, exportable=true included. ${POLICY_ADVICE}`;
 
 /** Where a Transit call for a ring went wrong, for messages. */
 const keyCall = (ref: KeyRef, action: string): string => `Transit ${action} for ring "${ref.ring}" (key "${ref.key}")`;
@@ -137,6 +143,10 @@ export class VaultTransitBackend implements SigningBackend {
       if (options.namespace) headers['x-vault-namespace'] = options.namespace;
       return (await transport.post(path, headers, data)) as { data?: unknown };
     };
+    client.login = async (path, data) => {
+      const headers: Record<string, string> = options.namespace ? { 'x-vault-namespace': options.namespace } : {};
+      return (await transport.post(path, headers, data)) as { auth?: { client_token: string; lease_duration: number } };
+    };
     return client;
   }
 
@@ -145,7 +155,9 @@ export class VaultTransitBackend implements SigningBackend {
     const approle = this.options.approle;
     if (!approle) return Promise.resolve();
     this.login ??= (async () => {
-      const response = await this.client.write(`auth/${approle.mount}/login`, { role_id: approle.roleId, secret_id: approle.secretId });
+      const path = `auth/${approle.mount}/login`;
+      const body = { role_id: approle.roleId, secret_id: approle.secretId };
+      const response = await (this.client.login ? this.client.login(path, body) : this.client.write(path, body));
       if (!response?.auth?.client_token) throw new BackendUnavailableError('AppRole login returned no token');
       this.client.token = response.auth.client_token;
       this.startRenewal(response.auth.lease_duration);
@@ -289,7 +301,7 @@ export class VaultTransitBackend implements SigningBackend {
 
   /** `<kv>/{data|metadata}/signet/revocations/<transit mount>/<key>[/<version>]`: write-once records beside the key. */
   private revocationPath(kind: 'data' | 'metadata', ref: KeyRef, version?: number): string {
-    const base = `${this.options.revocationKvMount}/${kind}/signet/revocations/${this.mount}/${encodeURIComponent(ref.key)}`;
+    const base = `${this.options.revocationKvMount}/${kind}/${revocationRecordsPath({ mount: this.mount, key: ref.key, kvMount: this.options.revocationKvMount! })}`;
     return version === undefined ? base : `${base}/${version}`;
   }
 
@@ -344,16 +356,43 @@ export class VaultTransitBackend implements SigningBackend {
     if (data.exportable) findings.push(`Transit key "${ref.key}" is exportable: its private keys can be read out of Vault, and this can never be turned off. Rotate to a new non-exportable key`);
     if (data.allow_plaintext_backup) findings.push(`Transit key "${ref.key}" allows plaintext backup: a backup carries the private keys`);
     if (data.deletion_allowed) findings.push(`Transit key "${ref.key}" can be deleted: a deletion would break every token it signed`);
-    // What Signet's own token could do to the key: a signer must not be able to change its config.
-    const configPath = this.keyPath(ref, '/config');
-    const exportPath = `${this.mount}/export/signing-key/${encodeURIComponent(ref.key)}`;
+    return [...findings, ...(await this.auditToken(ref))];
+  }
+
+  /**
+   * What Signet's own token could do to the key and its revocation records, asked of Vault itself
+   * (sys/capabilities-self) on the exact paths the generated policies deny. A check that cannot
+   * run is a finding too: silence must mean "checked and clean".
+   */
+  private async auditToken(ref: KeyRef): Promise<string[]> {
+    const scope = { mount: this.mount, key: ref.key, kvMount: trimMount(this.options.revocationKvMount ?? DEFAULT_REVOCATION_KV_MOUNT) };
+    const findings: string[] = [];
     try {
-      const response = (await this.client.write('sys/capabilities-self', { paths: [configPath, exportPath] })) as { data?: Record<string, string[]> } | undefined;
-      const can = (path: string, capability: string) => (response?.data?.[path] ?? []).some((c) => c === capability || c === 'root');
-      if (can(configPath, 'update')) findings.push(`Signet's Vault token can update ${configPath} (and so set exportable=true): attach infra/vault/signer.hcl, which denies it`);
-      if (can(exportPath, 'read')) findings.push(`Signet's Vault token can read ${exportPath}: attach infra/vault/signer.hcl, which denies it`);
-    } catch {
-      // sys/capabilities-self is in Vault's default policy; a token without it just skips this check.
+      const self = (await this.client.read('auth/token/lookup-self')) as { data?: { policies?: string[] } };
+      if (self.data?.policies?.includes('root')) return [ROOT_TOKEN_FINDING];
+    } catch (error) {
+      findings.push(`could not look up Signet's Vault token (${vaultError(error, 'auth/token/lookup-self').message}), so a root token would go unnoticed. ${POLICY_ADVICE}`);
+    }
+    const probes = [
+      ...forbiddenPaths(scope).map(({ rule, ...probe }) => ({
+        ...probe,
+        fix: rule === probe.probe
+          ? 'Attach the policy from `signet vault-policy --role signer`: its exact deny of this path outranks any glob that grants it'
+          : `Attach the policy from \`signet vault-policy --role signer\`: its deny of ${rule} outranks any broader glob that grants it`,
+      })),
+      ...unguardedPaths(scope).map((probe) => ({ ...probe, fix: 'Remove the policy that grants it: the generated policies grant only read on the key and create+read on a record' })),
+    ].filter((probe) => probe.capabilities.length > 0);
+    let granted: Record<string, string[] | undefined>;
+    try {
+      const response = (await this.client.write('sys/capabilities-self', { paths: probes.map((p) => p.probe) })) as { data?: Record<string, string[]> } | undefined;
+      granted = response?.data ?? {};
+    } catch (error) {
+      return [...findings, `could not check what Signet's Vault token may do to key "${ref.key}" (${vaultError(error, 'sys/capabilities-self').message}). ${POLICY_ADVICE}`];
+    }
+    if (probes.some(({ probe }) => granted[probe]?.includes('root'))) return [ROOT_TOKEN_FINDING];
+    for (const { probe, capabilities, risk, fix } of probes) {
+      const held = capabilities.filter((capability) => granted[probe]?.includes(capability));
+      if (held.length > 0) findings.push(`Signet's Vault token can ${held.join('/')} ${probe}: it could ${risk}. ${fix}`);
     }
     return findings;
   }

@@ -7,6 +7,7 @@ import { ConfigError } from '../errors.js';
 import { JWS_ALGS } from '../jose/algorithms.js';
 import { DEFAULT_ROTATION_PERIOD_MS, defaultGraceMs, defaultPrepublishMs, timingViolations, type JwksStaleness } from '../keyring/rotation-timing.js';
 import { Fields, type Raw } from './fields.js';
+import { DEFAULT_REVOCATION_KV_MOUNT, trimMount } from '../vault/paths.js';
 import type { AdminKey, BackendConfig, ClientConfig, RingConfig, SignetConfig, WebhookConfig } from './schema.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -93,7 +94,6 @@ function parseBackend(name: string, path: string, entry: Raw): BackendConfig {
           mount: a.string('mount', 'approle'),
         };
       }
-      const kvMount = f.string('revocation_kv_mount', 'secret');
       if (!token && !approle) {
         throw new ConfigError(f.path, 'needs credentials: set token (e.g. token: ${VAULT_TOKEN}), token_file, or approle.role_id + approle.secret_id');
       }
@@ -109,7 +109,7 @@ function parseBackend(name: string, path: string, entry: Raw): BackendConfig {
         caFile: f.optionalString('ca_file'),
         batchMaxSize: f.integer('batch_max_size', 64, { min: 1, max: 1000 }),
         batchMaxInFlight: f.integer('batch_max_in_flight', 2, { min: 1, max: 64 }),
-        revocationKvMount: kvMount === 'none' ? undefined : kvMount.replace(/^\/+|\/+$/g, ''),
+        revocationKvMount: trimMount(f.string('revocation_kv_mount', DEFAULT_REVOCATION_KV_MOUNT)),
       };
     }
     case 'aws-kms': {

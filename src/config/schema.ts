@@ -22,8 +22,8 @@ export interface VaultBackendConfig {
   /** Coalesce concurrent signs into one batch_input call of at most this many inputs (1 = off). */
   batchMaxSize: number;
   batchMaxInFlight: number;
-  /** KV v2 mount where revocations are kept beside the key (write-once records); undefined = none. */
-  revocationKvMount?: string;
+  /** KV v2 mount holding write-once revocation records (signet/revocations/<transit mount>/<key>/<version>). */
+  revocationKvMount: string;
 }
 
 export interface AwsKmsBackendConfig {

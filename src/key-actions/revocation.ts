@@ -22,6 +22,8 @@ export interface RevocationResult {
   replacement?: { version: number; kid: string | undefined };
   /** Where the revocation was recorded durably, beyond this process. */
   recordedIn: string[];
+  /** Nothing signs: the signing version was revoked and no replacement could be made (e.g. a token that may not rotate). */
+  replacementError?: string;
 }
 
 export interface RevocationOptions {
@@ -66,16 +68,20 @@ export class RevocationService {
    * When nothing may sign, makes a replacement under the rotation lock. Another replica may hold
    * the lock because it is making one (it heard the revocation too): then wait for its version.
    */
-  private async ensureSigner(ring: KeyRing): Promise<void> {
+  private async ensureSigner(ring: KeyRing): Promise<string | undefined> {
     const { refresher, rotation } = this.options;
     const deadline = Date.now() + REPLACEMENT_WAIT_MS;
     await refresher.refreshRing(ring).catch(() => undefined);
     while (ring.current().view.signing === null && ring.current().view.rotationDue && Date.now() < deadline) {
-      if ((await rotation.rotateIfDue(ring, 'revocation')) === undefined) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        await refresher.refreshRing(ring).catch(() => undefined);
+      try {
+        if ((await rotation.rotateIfDue(ring, 'revocation', { throwOnError: true })) !== undefined) continue;
+      } catch (error) {
+        return error instanceof Error ? error.message : String(error);
       }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await refresher.refreshRing(ring).catch(() => undefined);
     }
+    return undefined;
   }
 
   async revoke(ring: KeyRing, version: number, reason: string, by: string): Promise<RevocationResult> {
@@ -105,12 +111,12 @@ export class RevocationService {
     }
 
     // The slow part: a replacement only when nothing else may sign, then a full re-read.
-    await this.ensureSigner(ring);
+    const replacementError = await this.ensureSigner(ring);
     await coordination.announce({ ring: ring.name }).catch(() => undefined);
 
     const signing = ring.current().view.signing;
     const replacement = before.signing === version && signing !== null ? { version: signing, kid: ring.kidOf(signing) } : undefined;
     void webhooks.notify(ring, 'key.revoked', { version, kid, reason, ...(replacement ? { replacement } : {}) });
-    return { version, kid, replacement, recordedIn };
+    return { version, kid, replacement, recordedIn, ...(replacementError ? { replacementError } : {}) };
   }
 }

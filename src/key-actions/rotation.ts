@@ -32,7 +32,9 @@ export class RotationController {
 
   private afterRefresh(ring: KeyRing): void {
     const { view } = ring.current();
-    if (view.rotationDue) void this.rotateIfDue(ring);
+    // With nothing able to sign, the version made is the replacement of a revoked (or disabled,
+    // or quarantined) one: key.revoked names it, so no key.rotated is sent for it.
+    if (view.rotationDue) void this.rotateIfDue(ring, view.signing === null ? 'revocation' : 'scheduled');
     // Backends that name the signing version (KMS alias) follow the lifecycle's choice.
     if (view.signing !== null && this.signingSeen.get(ring.name) !== view.signing) {
       this.signingSeen.set(ring.name, view.signing);
@@ -46,7 +48,7 @@ export class RotationController {
    * Scheduled rotation. Exactly one new version per period: under the shared lock, re-read the
    * backend and create only if the lifecycle still says a version is due.
    */
-  async rotateIfDue(ring: KeyRing, reason: RotationReason = 'scheduled'): Promise<number | undefined> {
+  async rotateIfDue(ring: KeyRing, reason: RotationReason = 'scheduled', { throwOnError = false } = {}): Promise<number | undefined> {
     try {
       return await this.coordination.withLock(`rotate:${ring.name}`, LOCK_TTL_MS, async () => {
         await this.refresher.refreshRing(ring);
@@ -55,6 +57,7 @@ export class RotationController {
       });
     } catch (error) {
       this.logger.error({ ring: ring.name, err: error }, `${reason} rotation failed; will retry on the next refresh`);
+      if (throwOnError) throw error;
       return undefined;
     }
   }

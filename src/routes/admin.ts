@@ -1,7 +1,7 @@
 // Operator API under /v1/admin, with its own credentials (never a caller's API key):
 // inspect rings and versions, rotate, revoke.
 import type { FastifyPluginAsync } from 'fastify';
-import { UnauthenticatedError } from '../errors.js';
+import { BackendUnavailableError, UnauthenticatedError } from '../errors.js';
 import { findByKeyHash, presentedKeyHash } from '../tokens/api-keys.js';
 import type { KeyRing } from '../keyring/keyring.js';
 import { errorResponses, ringParams } from './schemas.js';
@@ -140,6 +140,9 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
         client_address: request.ip,
         request_id: request.id,
       });
+      if (result.replacementError) {
+        throw new BackendUnavailableError(`version ${result.version} is revoked (recorded in ${result.recordedIn.join(', ')}), but nothing signs now: no replacement could be created (${result.replacementError}). Signing resumes when a new version appears`);
+      }
       return { version: result.version, kid: result.kid, replacement: result.replacement, recorded_in: result.recordedIn };
     },
   );

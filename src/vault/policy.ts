@@ -1,0 +1,118 @@
+// `signet vault-policy --role R`: the Vault/OpenBao ACL policy for one role, from the config.
+// Vault applies only the most specific rule matching a path (exact before any glob, a later
+// first wildcard before an earlier one), merging only rules on the identical path, where deny
+// wins. So every rule names the exact path of a configured ring key, and every dangerous path
+// gets its own exact deny: a glob anywhere else on the token cannot outrank either.
+import { ConfigError } from '../errors.js';
+import type { SignetConfig } from '../config/schema.js';
+import { checkedScope, forbiddenPaths, grantedPaths, type TransitKeyScope } from './paths.js';
+
+export const VAULT_ROLES = ['signer', 'rotator', 'reader'] as const;
+export type VaultRole = (typeof VAULT_ROLES)[number];
+
+interface Rule {
+  path: string;
+  capabilities: readonly string[];
+  comment?: string;
+}
+
+type Granted = ReturnType<typeof grantedPaths>;
+
+/** What each role may do with one ring key; everything else is denied or simply not granted. */
+const ROLES: Record<VaultRole, { summary: string[]; grants: (paths: Granted) => Rule[] }> = {
+  signer: {
+    summary: [
+      "The serving gateway's token: signs with the ring keys, reads their public keys, and writes",
+      'revocation records (admin API) once each. Attach rotator too when the gateway rotates',
+      '(rotation_period_seconds > 0, and a replacement version after revoking the signing one).',
+    ],
+    grants: (p) => [
+      { path: p.sign, capabilities: ['update'] },
+      { path: p.readKey, capabilities: ['read'], comment: 'versions and public keys; no delete' },
+      { path: p.record, capabilities: ['create', 'read'], comment: 'revocation records: create but never update, so each is written once' },
+      { path: p.recordList, capabilities: ['list'] },
+      { path: `${p.recordList}/`, capabilities: ['list'] },
+    ],
+  },
+  rotator: {
+    summary: [
+      "An operator's or a rotation job's token (`signet keys rotate|revoke`), or attached with",
+      "signer to a gateway that rotates: adds versions and writes revocation records. It cannot sign.",
+    ],
+    grants: (p) => [
+      { path: p.readKey, capabilities: ['read'], comment: 'versions and public keys; no delete' },
+      { path: p.rotate, capabilities: ['update'] },
+      { path: p.record, capabilities: ['create', 'read'], comment: 'revocation records: create but never update, so each is written once' },
+      { path: p.recordList, capabilities: ['list'] },
+      { path: `${p.recordList}/`, capabilities: ['list'] },
+    ],
+  },
+  reader: {
+    summary: ['A JWKS-only replica or an auditor: reads public keys and revocation records. It cannot sign or rotate.'],
+    grants: (p) => [
+      { path: p.readKey, capabilities: ['read'] },
+      { path: p.record, capabilities: ['read'] },
+      { path: p.recordList, capabilities: ['list'] },
+      { path: `${p.recordList}/`, capabilities: ['list'] },
+    ],
+  },
+};
+
+/** Paths every Signet token needs for itself: the key audit and `signet doctor` ask through the first two. */
+const SELF: Rule[] = [
+  { path: 'sys/capabilities-self', capabilities: ['update'] },
+  { path: 'auth/token/lookup-self', capabilities: ['read'] },
+  { path: 'auth/token/renew-self', capabilities: ['update'] },
+];
+
+interface BackendKeys {
+  backend: string;
+  namespace?: string;
+  keys: Array<{ ring: string; scope: TransitKeyScope }>;
+}
+
+/** Every vault-transit ring key, grouped by backend, with names checked for use in exact paths. */
+export function vaultRingKeys(config: SignetConfig): BackendKeys[] {
+  const groups = new Map<string, BackendKeys>();
+  [...config.rings.values()].forEach((ring, index) => {
+    const backend = config.backends.get(ring.backend);
+    if (backend?.type !== 'vault-transit') return;
+    const scope = checkedScope({ mount: backend.mount, key: ring.key, kvMount: backend.revocationKvMount }, { ring: `rings[${index}]`, backend: `backends.${backend.name}` });
+    const group = groups.get(backend.name) ?? { backend: backend.name, namespace: backend.namespace, keys: [] };
+    group.keys.push({ ring: ring.name, scope });
+    groups.set(backend.name, group);
+  });
+  return [...groups.values()];
+}
+
+function hcl({ path, capabilities, comment }: Rule): string {
+  const caps = capabilities.map((c) => `"${c}"`).join(', ');
+  return `${comment ? `# ${comment}\n` : ''}path "${path}" {\n  capabilities = [${caps}]\n}\n`;
+}
+
+/** The HCL policy for `role`: pure, from the config alone. */
+export function vaultPolicy(config: SignetConfig, role: VaultRole): string {
+  const groups = vaultRingKeys(config);
+  if (groups.length === 0) throw new ConfigError('backends', 'no vault-transit backend is used by a ring: there is no Vault policy to write');
+  const written = new Set<string>();
+  const once = (rules: Rule[]): string[] =>
+    rules.filter((rule) => !written.has(rule.path) && written.add(rule.path)).map(hcl);
+  const out = [
+    `# Signet "${role}" policy for Vault/OpenBao, generated by \`signet vault-policy --role ${role}\`.`,
+    ...ROLES[role].summary.map((line) => `# ${line}`),
+    '# Every path is exact (a glob only where a version or another key is part of the path), so no',
+    '# glob in another policy on the same token outranks it, and every deny below wins. Regenerate',
+    '# it whenever rings, keys or mounts change.',
+    '',
+  ];
+  for (const group of groups) {
+    const { mount, kvMount } = group.keys[0]!.scope;
+    out.push(`# backend "${group.backend}": Transit at ${mount}/, revocation records in KV v2 at ${kvMount}/${group.namespace ? `; write this policy in namespace "${group.namespace}"` : ''}`, '');
+    for (const { ring, scope } of group.keys) {
+      out.push(`# ring "${ring}": Transit key "${scope.key}"`, ...once(ROLES[role].grants(grantedPaths(scope))));
+      out.push(`# ring "${ring}": never, whatever else the token holds`, ...once(forbiddenPaths(scope).map(({ rule, risk }) => ({ path: rule, capabilities: ['deny'], comment: risk }))));
+    }
+  }
+  out.push('# The token checks its own capabilities and policies (key audit, `signet doctor`) and renews itself.', ...once(SELF));
+  return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
+}
