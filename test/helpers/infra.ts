@@ -6,11 +6,14 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { parser } from '@prometheus-io/lezer-promql';
+import { parse } from 'yaml';
 import { buildApp } from '../../src/app.js';
 import { CACHE_DIR } from '../harness/tools.js';
 import { configFrom, openClient, tempDir } from './gateway.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
+export const ALERTS = join(ROOT, 'infra', 'prometheus', 'alerts.yml');
+export const DASHBOARD = join(ROOT, 'infra', 'grafana', 'signet.json');
 const VENV_BIN = join(CACHE_DIR, 'venv', 'bin');
 const INSTALL = 'Run scripts/install-test-backends.sh (npm test does it first), which installs it.';
 
@@ -119,4 +122,27 @@ export function interpolatedNames(configText: string): Set<string> {
     .map((line) => line.replace(/(^|\s)#.*$/, ''))
     .join('\n');
   return new Set([...uncommented.matchAll(/\$\{([A-Z0-9_]+)\}/g)].map((match) => match[1]!));
+}
+
+export interface AlertRule {
+  alert: string;
+  expr: string;
+  for?: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+export function alertRules(): AlertRule[] {
+  return (parse(readFileSync(ALERTS, 'utf8')) as { groups: Array<{ rules: AlertRule[] }> }).groups.flatMap((g) => g.rules);
+}
+
+/** Grafana variables → values promtool accepts, so the panel queries can be checked as PromQL. */
+function withoutGrafanaVariables(expr: string): string {
+  return expr.replaceAll('$__rate_interval', '5m').replaceAll('$job', 'signet').replaceAll('$instance', '.*');
+}
+
+/** Every panel query of the dashboard, as plain PromQL. */
+export function dashboardExprs(): string[] {
+  const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: Array<{ type: string; targets?: Array<{ expr: string }> }> };
+  return dashboard.panels.filter((p) => p.type !== 'row').flatMap((p) => (p.targets ?? []).map((t) => withoutGrafanaVariables(t.expr)));
 }
