@@ -173,6 +173,12 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
   app.removeContentTypeParser('text/plain');
   app.addSchema(readinessSchema);
 
+  // Unmatched URLs share one label, so scanners cannot grow the label set without bound.
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.observeHttp(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+
   if (tls) {
     // Served over TLS: tell browsers and well-behaved clients never to downgrade.
     app.addHook('onSend', async (_request, reply) => {

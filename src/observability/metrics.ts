@@ -109,8 +109,33 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /**
+   * HTTP server duration by route pattern and status: the OpenTelemetry semantic convention
+   * http.server.request.duration, in Prometheus naming (seconds, _bucket/_sum/_count).
+   */
+  readonly httpDuration = new Histogram({
+    name: 'http_server_request_duration_seconds',
+    help: 'Duration of HTTP server requests, by method, route pattern and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10],
+    registers: [this.registry],
+  });
+  private readonly httpChildren = new Map<string, ReturnType<Histogram<'method' | 'route' | 'status_code'>['labels']>>();
+
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'signet_' });
+    // Standard names (process_*, nodejs_*), so stock Node.js dashboards work.
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Records one HTTP request; label children are bound once per (method, route, status). */
+  observeHttp(method: string, route: string, statusCode: number, seconds: number): void {
+    const key = `${method} ${route} ${statusCode}`;
+    let child = this.httpChildren.get(key);
+    if (!child) {
+      child = this.httpDuration.labels(method, route, String(statusCode));
+      this.httpChildren.set(key, child);
+    }
+    child.observe(seconds);
   }
 
   /** State read at scrape time (ring lifecycles), so gauges are never staler than the scrape. */
