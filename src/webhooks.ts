@@ -32,16 +32,16 @@ export class WebhookNotifier {
   }
 
   private async deliver(hook: WebhookConfig, ring: KeyRing, event: WebhookEvent, data: Record<string, unknown>): Promise<Delivery> {
-    const now = Math.floor(this.clock() / 1000);
-    let body: string;
-    try {
-      ({ token: body } = await ring.signJws({ iss: ring.config.issuer, aud: hook.url, iat: now, exp: now + 3600, jti: newJti(), event, ring: ring.name, ...data }, WEBHOOK_TYP));
-    } catch (error) {
-      this.logger.error({ err: error, url: hook.url, event }, 'webhook: could not sign the event');
-      return { url: hook.url, event, delivered: false, attempts: 0 };
-    }
+    const jti = newJti(); // one event, however many attempts: receivers de-duplicate on it
+    let body: string | undefined;
     for (let attempt = 1; attempt <= hook.attempts && !this.closed; attempt++) {
       try {
+        // Signed at the first attempt that can: right after a revocation or an integrity event
+        // the ring may have no signing version until its replacement signs.
+        if (body === undefined) {
+          const now = Math.floor(this.clock() / 1000);
+          ({ token: body } = await ring.signJws({ iss: ring.config.issuer, aud: hook.url, iat: now, exp: now + 3600, jti, event, ring: ring.name, ...data }, WEBHOOK_TYP));
+        }
         const response = await fetch(hook.url, {
           method: 'POST',
           headers: { 'content-type': 'application/jwt', 'user-agent': 'signet-webhook' },

@@ -61,6 +61,8 @@ export class KeyRing {
   private facts: RingLedger = emptyLedger();
   private readonly quarantinedAt = new Map<number, number>();
   private readonly canaryPassed = new Set<string>();
+  /** Keys whose signature failed the check while signing: blocked like a failed canary until one passes. */
+  private readonly signatureFailed = new Set<string>();
   /** Why a version's canary did not pass, for operators. */
   readonly canaryFailures = new Map<number, string>();
   private readonly checks = new Map<string, SignatureCheck>();
@@ -173,12 +175,13 @@ export class KeyRing {
     return view.versions
       .filter((v) => (v.state === 'pending' || v.state === 'active') && !v.quarantined)
       .map((v) => v.version)
-      .filter((version) => !this.canaryPassed.has(this.canaryKey(version)));
+      .filter((version) => !this.canaryPassed.has(this.canaryKey(version)) || this.signatureFailed.has(this.canaryKey(version)));
   }
 
   setCanaryResult(version: number, error?: string): void {
     if (error === undefined) {
       this.canaryPassed.add(this.canaryKey(version));
+      this.signatureFailed.delete(this.canaryKey(version));
       this.canaryFailures.delete(version);
     } else {
       this.canaryFailures.set(version, error);
@@ -200,7 +203,7 @@ export class KeyRing {
       version,
       publishedAt,
       revoked: this.facts.revoked.has(version) || listed.get(version)?.disabled === true,
-      canaryFailed: this.requiresCanary && !this.canaryPassed.has(this.canaryKey(version)),
+      canaryFailed: (this.requiresCanary && !this.canaryPassed.has(this.canaryKey(version))) || this.signatureFailed.has(this.canaryKey(version)),
       signedFrom: this.facts.signedFrom.get(version),
       quarantinedAt: this.quarantinedAt.get(version),
     }));
@@ -261,15 +264,29 @@ export class KeyRing {
 
   /**
    * Signs with exactly this version, checking the backend's signatures against the published key
-   * (see SignatureCheck). A mismatch quarantines the version at once.
+   * (see SignatureCheck). A mismatch stops the version at once, as if its canary had failed: the
+   * next refresh compares the backend's key (a changed key is quarantined) and runs the canary
+   * again (a passing one lets it sign again; a failing one keeps it blocked, without making new
+   * versions that the same broken backend would fail too).
    */
   async sign(version: number, signingInput: Uint8Array): Promise<Uint8Array> {
     try {
       return await this.backend.sign(this.ref, version, signingInput, this.checkFor(version));
     } catch (error) {
-      if (error instanceof KeyIntegrityError) this.quarantine(version, 'signature_mismatch');
+      if (error instanceof KeyIntegrityError) this.blockAfterMismatch(version, error.message);
       throw error;
     }
+  }
+
+  private blockAfterMismatch(version: number, reason: string): void {
+    const key = this.canaryKey(version);
+    // Only a key that was trusted is news; a canary that fails this way reports itself.
+    if (this.signatureFailed.has(key) || (this.requiresCanary && !this.canaryPassed.has(key))) return;
+    this.signatureFailed.add(key);
+    this.canaryFailures.set(version, reason);
+    if (this.snapshot) this.recompute();
+    const event: IntegrityEvent = { ring: this.name, version, kind: 'signature_mismatch', publishedKid: this.kidOf(version) ?? '-', at: this.clock() };
+    for (const listener of this.integrityListeners) listener(event);
   }
 
   /** A compact JWS signed by this ring: the signing version unless one is named. */
