@@ -1,152 +1,225 @@
-// Rotation under traffic, in accelerated time, on real OpenBao with two replicas sharing Redis.
-// A resource server built the usual way (jose createRemoteJWKSet, cache = served max-age) checks
-// every token when issued and again just before it expires. With pre-publication: zero failures.
-// The same scenario with prepublish 0 (which the config refuses; the test forces it) fails, which
-// proves the mechanism is what keeps verifiers working.
-import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { afterAll, describe, expect, inject, it } from 'vitest';
-import { sha256Hex } from '../src/config/load.js';
+// Rotation under traffic, in accelerated time, on real OpenBao with two replicas sharing a Redis of
+// the test's own. A resource server built the usual way (jose createRemoteJWKSet, cache = served
+// max-age, jose's default refetch cooldown) checks every token when issued and again just before
+// it expires. The main run goes through scheduled rotations and, on top, the faults and operator
+// actions that used to break the promise: revoking a pending version, revoking the active
+// version, a Redis FLUSHALL and a Transit key deleted and recreated. Zero failures. The same
+// traffic with prepublish 0 (which the config refuses; the test forces it) fails, which proves
+// the mechanism is what keeps verifiers working.
+import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { SignetConfig } from '../src/config/schema.js';
-import { OPENBAO_ROOT_TOKEN, vaultRequest } from './harness/openbao.js';
-import { TEST_REDIS_URL as REDIS_URL } from './harness/redis.js';
-import { adminRequest, configFrom, openClient, publishedKids, requestToken, startGateway, TEST_ADMIN_KEY, type RunningGateway } from './helpers/gateway.js';
+import { vaultRequest } from './harness/openbao.js';
+import { startPrivateRedis, type PrivateRedis } from './harness/redis.js';
+import { adminRequest, configFrom, publishedKids, requestToken, startGateway, type RunningGateway } from './helpers/gateway.js';
+import { eventually, sleep, transitVersions, vaultRing, type VaultRing } from './helpers/replicas.js';
 
 // max-age 2 s + swr 0 + refresh 1 s ≤ prepublish 4 s; grace 7 s ≥ TTL 4 s + 2 s; period 6 s.
-const TIMING = { max_token_ttl_seconds: 4, prepublish_seconds: 4, grace_seconds: 7, rotation_period_seconds: 6 };
-const TRAFFIC_MS = 20_000;
+const PREPUBLISH_MS = 4000;
+const RING = { rotation_period_seconds: 6 };
 
+let redis: PrivateRedis;
 const running: RunningGateway[] = [];
-const ringNames: string[] = [];
+beforeAll(async () => {
+  redis = await startPrivateRedis();
+});
 afterAll(async () => {
   await Promise.all(running.map((g) => g.close()));
-  // Leave the shared Redis as we found it.
-  const redis = new Redis(REDIS_URL);
-  await Promise.all(ringNames.flatMap((ring) => [redis.del(`signet:revoked:${ring}`), redis.del(`signet:lock:rotate:${ring}`)]));
-  redis.disconnect();
+  await redis?.stop();
 });
 
-async function replicas(name: string, tweak: (config: SignetConfig) => void = () => undefined): Promise<[RunningGateway, RunningGateway, string]> {
-  const url = inject('openbaoUrl');
-  const key = `signet-traffic-${name}`;
-  ringNames.push(name);
-  await vaultRequest(url, 'POST', `transit/keys/${key}`, { type: 'ecdsa-p256' });
-  const raw = {
-    refresh_interval_seconds: 1,
-    redis_url: REDIS_URL,
-    jwks: { max_age_seconds: 2, stale_while_revalidate_seconds: 0 },
-    backends: { vault: { type: 'vault-transit', address: url, token: OPENBAO_ROOT_TOKEN } },
-    rings: [{ name, backend: 'vault', key, alg: 'ES256', issuer: 'https://signet.test', ...TIMING }],
-    clients: [openClient()],
-    admin: { api_key_sha256: [sha256Hex(TEST_ADMIN_KEY)] },
-  };
+async function replicas(name: string, tweak: (config: SignetConfig) => void = () => undefined): Promise<[RunningGateway, RunningGateway, VaultRing]> {
+  const setup = await vaultRing(name, { redisUrl: redis.url, ring: RING });
   const start = async (): Promise<RunningGateway> => {
-    const config = configFrom(raw);
+    const config = configFrom(setup.raw);
     tweak(config);
     const gateway = await startGateway(config);
     running.push(gateway);
     return gateway;
   };
-  return [await start(), await start(), key];
+  return [await start(), await start(), setup];
+}
+
+interface Issued {
+  kid: string;
+  at: number;
 }
 
 interface TrafficResult {
-  issued: number;
+  issued: Issued[];
+  /** Verification failures of tokens the gateway returned, except those counted apart below. */
   failures: Array<{ phase: 'issue' | 'expiry'; error: string }>;
-  kids: Set<string>;
+  /** Tokens signed while their kid was still inside prepublish (the documented early takeovers): checked against the JWKS served at that moment. */
+  earlyTokens: number;
+  statuses: Map<number, number>;
 }
 
-/** Issues tokens from both replicas for `ms`, verifying each at issue and again just before exp. */
-async function traffic(a: RunningGateway, b: RunningGateway, ms: number): Promise<TrafficResult> {
+/**
+ * Issues tokens from both replicas for `ms`, verifying each at issue and again just before exp,
+ * while `events` run. `revokedKids` is filled by the events; `firstPublished` by a JWKS poller.
+ */
+async function traffic(a: RunningGateway, b: RunningGateway, ms: number, options: { revokedKids?: Set<string>; earlyAllowed?: (kid: string) => boolean; events?: () => Promise<void> } = {}): Promise<TrafficResult> {
   // Like a resource server: cache the JWKS for the served max-age, jose's default refetch cooldown.
   const jwks = createRemoteJWKSet(new URL(`${a.url}/.well-known/jwks.json`), { cacheMaxAge: 2000 });
-  const result: TrafficResult = { issued: 0, failures: [], kids: new Set() };
+  const result: TrafficResult = { issued: [], failures: [], earlyTokens: 0, statuses: new Map() };
+  const revokedKids = options.revokedKids ?? new Set<string>();
+  const firstPublished = new Map<string, number>();
   const later: Promise<void>[] = [];
-  const verify = async (token: string, phase: 'issue' | 'expiry'): Promise<void> => {
+  const early: Array<{ kid: string; what: string }> = [];
+  const deadline = Date.now() + ms;
+
+  // Kids published before the traffic starts have waited out their prepublish long ago.
+  for (const gateway of [a, b]) for (const kid of (await publishedKids(gateway.url)).kids) firstPublished.set(kid, 0);
+  const poll = async (): Promise<void> => {
+    while (Date.now() < deadline) {
+      for (const gateway of [a, b]) for (const kid of (await publishedKids(gateway.url)).kids) if (!firstPublished.has(kid)) firstPublished.set(kid, Date.now());
+      await sleep(100);
+    }
+  };
+  const verify = async (token: string, kid: string, phase: 'issue' | 'expiry'): Promise<void> => {
     try {
       await jwtVerify(token, jwks, { issuer: 'https://signet.test', audience: 'https://api.test', algorithms: ['ES256'] });
     } catch (error) {
-      result.failures.push({ phase, error: `${(error as Error).name}: ${(error as Error).message}` });
+      if (revokedKids.has(kid)) return; // counted apart: revoked on purpose
+      result.failures.push({ phase, error: `${(error as Error).name}: ${(error as Error).message} (kid ${kid})` });
     }
   };
-  const deadline = Date.now() + ms;
   const worker = async (index: number): Promise<void> => {
     for (let n = 0; Date.now() < deadline; n++) {
       const gateway = (index + n) % 2 === 0 ? a : b;
       const { status, body } = await requestToken(gateway.url, { audience: 'https://api.test' });
+      result.statuses.set(status, (result.statuses.get(status) ?? 0) + 1);
       if (status !== 200) {
-        result.failures.push({ phase: 'issue', error: `HTTP ${status} ${JSON.stringify(body)}` });
+        await sleep(25);
         continue;
       }
-      result.issued++;
-      result.kids.add(decodeProtectedHeader(body.token).kid!);
-      await verify(body.token, 'issue');
+      const kid = decodeProtectedHeader(body.token).kid!;
+      const at = Date.now();
+      result.issued.push({ kid, at });
+      const published = firstPublished.get(kid);
+      if (options.earlyAllowed && (published === undefined || at - published < PREPUBLISH_MS - 200)) {
+        // Signed before its prepublish elapsed: allowed only right after an active-version
+        // revocation or an integrity event. A cached verifier may not know the kid yet; the
+        // JWKS the gateway serves at that moment must.
+        result.earlyTokens++;
+        early.push({ kid, what: published === undefined ? 'before it was published' : `${at - published} ms after it was published` });
+        const served = (await (await fetch(`${gateway.url}/.well-known/jwks.json`)).json()) as JSONWebKeySet;
+        await jwtVerify(body.token, createLocalJWKSet(served), { issuer: 'https://signet.test', audience: 'https://api.test', algorithms: ['ES256'] }).catch((error: Error) =>
+          result.failures.push({ phase: 'issue', error: `early token does not verify against the served JWKS: ${error.name} (kid ${kid})` }),
+        );
+      } else {
+        await verify(body.token, kid, 'issue');
+      }
       // Again 500 ms before expiry: the key must still be published for every token it signed.
       const wait = body.expires_at * 1000 - 500 - Date.now();
-      later.push(new Promise((resolve) => setTimeout(resolve, Math.max(0, wait))).then(() => verify(body.token, 'expiry')));
-      await new Promise((resolve) => setTimeout(resolve, 25));
+      later.push(sleep(Math.max(0, wait)).then(() => verify(body.token, kid, 'expiry')));
+      await sleep(25);
     }
   };
-  await Promise.all([0, 1, 2, 3].map(worker));
+  await Promise.all([poll(), options.events?.() ?? Promise.resolve(), ...[0, 1, 2, 3].map(worker)]);
   await Promise.all(later);
+  // Judged at the end: the events learn which kids take over early only when their calls return.
+  for (const { kid, what } of early) if (!options.earlyAllowed?.(kid)) result.failures.push({ phase: 'issue', error: `kid ${kid} signed ${what}` });
   return result;
 }
 
-async function transitVersions(key: string): Promise<Array<{ version: number; created: number }>> {
-  const response = (await vaultRequest(inject('openbaoUrl'), 'GET', `transit/keys/${key}`)) as { data: { keys: Record<string, { creation_time: string }> } };
-  return Object.entries(response.data.keys)
-    .map(([version, entry]) => ({ version: Number(version), created: Date.parse(entry.creation_time) }))
-    .sort((x, y) => x.version - y.version);
-}
+const kidsOf = (result: TrafficResult): Set<string> => new Set(result.issued.map((entry) => entry.kid));
 
 describe('rotation under traffic (OpenBao, two replicas, Redis)', () => {
-  const suffix = randomBytes(3).toString('hex');
+  it('through scheduled rotations, a pending and an active revocation, a Redis flush and a Transit key swap: zero verification failures', async () => {
+    const [a, b, setup] = await replicas('traffic');
+    const url = inject('openbaoUrl');
+    const revokedKids = new Set<string>();
+    const earlyKids = new Set<string>();
+    const log: string[] = [];
+    const signingKid = async (gateway: RunningGateway): Promise<string> => (await requestToken(gateway.url, { audience: 'x' })).body.kid;
+    const revoke = async (version: number): Promise<{ kid: string; replacement?: { kid: string } }> => {
+      const response = await adminRequest(a.url, 'POST', `/rings/${setup.ring}/versions/${version}/revoke`, { reason: 'traffic test' });
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { kid: string; replacement?: { kid: string } };
+      revokedKids.add(body.kid);
+      return body;
+    };
 
-  it('with pre-publication: several rotations, zero verification failures, one new version per period', async () => {
-    const [a, b, key] = await replicas(`traffic-${suffix}`);
-    const result = await traffic(a, b, TRAFFIC_MS);
-    console.info(`pre-publication: ${result.issued} tokens, ${result.kids.size} kids, ${result.failures.length} failures`);
-    expect(result.issued).toBeGreaterThan(100);
-    expect(result.kids.size).toBeGreaterThanOrEqual(3); // at least two rotations took effect
+    const events = async (): Promise<void> => {
+      const kid1 = await signingKid(a);
+      // The scheduler makes v2 at 6 s; revoke it 1 s into its prepublish: v1 signs on, the
+      // scheduler makes v3, which waits out its own prepublish.
+      await eventually(async () => (await transitVersions(setup.key)).length >= 2, 10_000, 'v2');
+      await sleep((await transitVersions(setup.key))[1]!.created + 1000 - Date.now());
+      await revoke(2);
+      log.push('revoked pending v2');
+      // Once v3 signs, revoke it: nothing is pending, so its replacement signs at once (early).
+      await eventually(async () => (await transitVersions(setup.key)).length >= 3, 4000, 'v3');
+      let kid3 = '';
+      await eventually(async () => {
+        kid3 = await signingKid(a);
+        return kid3 !== kid1 && kid3 === (await signingKid(b));
+      }, 8000, 'v3 signs on both replicas');
+      const versions = await transitVersions(setup.key);
+      const active = await revoke(versions.at(-1)!.version);
+      expect(active.kid).toBe(kid3);
+      if (active.replacement) earlyKids.add(active.replacement.kid);
+      log.push(`revoked active v${versions.at(-1)!.version}; v${versions.length + 1} signs at once`);
+      await sleep(1500);
+      await redis.flush();
+      log.push('Redis flushed');
+      await sleep(2000);
+      // The key swap: deleted and recreated under its name. Every version after it that lands on a
+      // pinned number is quarantined; the first fresh one signs at once (nothing else may sign).
+      const before = new Set((await publishedKids(a.url)).kids);
+      await vaultRequest(url, 'POST', `transit/keys/${setup.key}/config`, { deletion_allowed: true });
+      await vaultRequest(url, 'DELETE', `transit/keys/${setup.key}`);
+      await vaultRequest(url, 'POST', `transit/keys/${setup.key}`, { type: 'ecdsa-p256' });
+      log.push('Transit key deleted and recreated');
+      await eventually(async () => {
+        const kid = await signingKid(a);
+        if (kid && !before.has(kid)) earlyKids.add(kid);
+        return kid !== undefined && !before.has(kid);
+      }, 6000, 'a fresh version signs after the swap');
+    };
+
+    const result = await traffic(a, b, 22_000, { revokedKids, earlyAllowed: (kid) => earlyKids.has(kid), events });
+    console.info(
+      `under traffic: ${result.issued.length} tokens, ${kidsOf(result).size} kids, ${result.failures.length} failures, ` +
+        `${result.issued.filter((entry) => revokedKids.has(entry.kid)).length} tokens of revoked versions counted apart, ${result.earlyTokens} early (after the active revocation and the swap); ` +
+        `statuses ${JSON.stringify([...result.statuses])}; ${log.join('; ')}`,
+    );
+    expect(result.issued.length).toBeGreaterThan(500);
     expect(result.failures).toEqual([]);
-
-    // Two replicas, one lock: consecutive versions are a full period apart, never two at once.
-    const versions = await transitVersions(key);
-    expect(versions.length).toBeGreaterThanOrEqual(3);
-    for (let i = 1; i < versions.length; i++) {
-      expect(versions[i]!.created - versions[i - 1]!.created).toBeGreaterThan(TIMING.rotation_period_seconds * 1000 - 1500);
-    }
-  }, 60_000);
+    expect(kidsOf(result).size).toBeGreaterThanOrEqual(4); // v1, v3, v3's replacement, the fresh version after the swap
+    expect([...result.statuses.keys()].every((status) => [200, 502, 503].includes(status))).toBe(true);
+    // No revoked kid ever signed after its revocation, even through the Redis flush.
+    for (const gateway of [a, b]) for (const kid of (await publishedKids(gateway.url)).kids) expect(revokedKids.has(kid)).toBe(false);
+  }, 90_000);
 
   it('the same traffic with prepublish 0 breaks verifiers', async () => {
-    const [a, b] = await replicas(`nopre-${suffix}`, (config) => {
+    const [a, b] = await replicas('nopre', (config) => {
       // The start-up invariant refuses prepublish < max-age; bypass it here to show why it exists.
       for (const ring of config.rings.values()) ring.prepublishMs = 0;
     });
-    const result = await traffic(a, b, TRAFFIC_MS);
-    console.info(`prepublish 0: ${result.issued} tokens, ${result.kids.size} kids, ${result.failures.length} failures`);
-    expect(result.kids.size).toBeGreaterThanOrEqual(3);
-    expect(result.failures.length).toBeGreaterThan(0);
-    expect(result.failures.every((f) => /JWKSNoMatchingKey/.test(f.error))).toBe(true);
+    const result = await traffic(a, b, 20_000);
+    const unknownKid = result.failures.filter((f) => /JWKSNoMatchingKey/.test(f.error));
+    console.info(`prepublish 0: ${result.issued.length} tokens, ${kidsOf(result).size} kids, ${unknownKid.length} JWKSNoMatchingKey failures`);
+    expect(kidsOf(result).size).toBeGreaterThanOrEqual(3);
+    expect(unknownKid.length).toBeGreaterThan(0);
   }, 60_000);
 });
 
 describe('versions made outside Signet, and revocation across replicas', () => {
   it('a version created by hand in OpenBao is published within the refresh interval and signs only after prepublish', async () => {
-    const name = `manual-${randomBytes(3).toString('hex')}`;
-    const [a, b, key] = await replicas(name, (config) => {
+    const [a, b, setup] = await replicas('manual', (config) => {
       for (const ring of config.rings.values()) ring.rotationPeriodMs = 0; // only the hand-made version
     });
     const kidOf = async (gateway: RunningGateway): Promise<string> => (await requestToken(gateway.url, { audience: 'x' })).body.kid;
     const before = await kidOf(a);
-    await vaultRequest(inject('openbaoUrl'), 'POST', `transit/keys/${key}/rotate`, {}); // bao write -f transit/keys/<k>/rotate
+    await vaultRequest(inject('openbaoUrl'), 'POST', `transit/keys/${setup.key}/rotate`, {}); // bao write -f transit/keys/<k>/rotate
     const rotatedAt = Date.now();
 
     const published = async (gateway: RunningGateway): Promise<string[]> => (await publishedKids(gateway.url)).kids;
     while ((await published(a)).length < 2 || (await published(b)).length < 2) {
       expect(Date.now() - rotatedAt).toBeLessThan(1000 + 1000); // refresh interval + slack
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
     }
     const [, fresh] = await published(a);
     expect(await published(b)).toContain(fresh);
@@ -155,19 +228,18 @@ describe('versions made outside Signet, and revocation across replicas', () => {
     while (Date.now() - rotatedAt < 3500) {
       expect(await kidOf(a)).toBe(before);
       expect(await kidOf(b)).toBe(before);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await sleep(200);
     }
     // prepublish (4 s) + at most one refresh interval (1 s) before a replica saw it + 1.5 s of slack.
-    await new Promise((resolve) => setTimeout(resolve, 4000 + 1000 + 1500 - (Date.now() - rotatedAt)));
+    await sleep(4000 + 1000 + 1500 - (Date.now() - rotatedAt));
     expect(await kidOf(a)).toBe(fresh);
     expect(await kidOf(b)).toBe(fresh);
   }, 30_000);
 
-  it('a revocation on one replica leaves every replica\'s JWKS at once (Redis pub/sub)', async () => {
-    const [a, b] = await replicas(`revoke-${randomBytes(3).toString('hex')}`);
-    const ringName = [...a.app.signet.keys.rings.keys()][0]!;
+  it("a revocation on one replica leaves every replica's JWKS at once (Redis pub/sub)", async () => {
+    const [a, b, setup] = await replicas('revoke');
     const victim = (await requestToken(b.url, { audience: 'x' })).body.kid as string;
-    const response = await adminRequest(a.url, 'POST', `/rings/${ringName}/versions/1/revoke`, { reason: 'test' });
+    const response = await adminRequest(a.url, 'POST', `/rings/${setup.ring}/versions/1/revoke`, { reason: 'test' });
     expect(response.status).toBe(200);
     const revokedAt = Date.now();
     const kidsOn = async (gateway: RunningGateway): Promise<string[]> => (await publishedKids(gateway.url)).kids;
@@ -175,7 +247,7 @@ describe('versions made outside Signet, and revocation across replicas', () => {
     // Documented bound: at once with Redis; at worst one refresh interval (1 s here).
     while ((await kidsOn(b)).includes(victim)) {
       expect(Date.now() - revokedAt).toBeLessThan(1000);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
     }
     console.info(`revocation reached the other replica in ${Date.now() - revokedAt} ms`);
     expect((await requestToken(b.url, { audience: 'x' })).body.kid).not.toBe(victim);

@@ -10,6 +10,8 @@ import type { WebhookNotifier } from '../webhooks.js';
 import type { RingRefresher } from './refresh.js';
 
 const LOCK_TTL_MS = 60_000;
+/** Versions made in one go while each lands on a number pinned to another key (see rotateIfDue). */
+const MAX_REPLACEMENT_ATTEMPTS = 16;
 
 export type RotationReason = 'scheduled' | 'manual' | 'revocation';
 
@@ -53,13 +55,24 @@ export class RotationController {
       return await this.coordination.withLock(`rotate:${ring.name}`, LOCK_TTL_MS, async () => {
         await this.refresher.refreshRing(ring);
         if (!ring.current().view.rotationDue) return undefined;
-        return this.createVersion(ring, reason);
+        let created = await this.createVersion(ring, reason);
+        // After a key was recreated or restored under its name, new versions can land on version
+        // numbers pinned to other keys: each is quarantined at once. Go on until one can sign.
+        for (let attempt = 1; attempt < MAX_REPLACEMENT_ATTEMPTS && this.landedOnPinnedNumber(ring, created); attempt++) {
+          created = await this.createVersion(ring, reason);
+        }
+        return created;
       });
     } catch (error) {
       this.logger.error({ ring: ring.name, err: error }, `${reason} rotation failed; will retry on the next refresh`);
       if (throwOnError) throw error;
       return undefined;
     }
+  }
+
+  private landedOnPinnedNumber(ring: KeyRing, version: number): boolean {
+    const { view } = ring.current();
+    return view.signing === null && view.rotationDue && view.versions.some((v) => v.version === version && v.quarantined);
   }
 
   /** Operator-requested rotation: a new version, published now, signing after prepublish. */
