@@ -1,18 +1,21 @@
 // Liveness (the process serves) and readiness (every ring has keys and a version that signs).
 import type { FastifyPluginAsync } from 'fastify';
+import { errorBody, errorResponses } from './schemas.js';
 
 export const healthRoutes: FastifyPluginAsync = async (app) => {
   const { keys } = app.signet;
 
-  app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { schema: { tags: ['operations'], response: { 200: { description: 'The process serves', type: 'object', properties: { status: { type: 'string' } } }, ...errorResponses() } } }, async () => ({ status: 'ok' }));
 
   app.get(
     '/readyz',
     {
       schema: {
+        tags: ['operations'],
         response: {
-          '2xx': { $ref: 'signet-readiness#' },
-          503: { $ref: 'signet-readiness#' },
+          ...errorResponses(),
+          '2xx': { description: 'Every ring is loaded and can sign', $ref: 'signet-readiness#' },
+          503: { description: 'Some ring cannot sign (the body says which), or the replica is shutting down', anyOf: [{ $ref: 'signet-readiness#' }, errorBody] },
         },
       },
     },
