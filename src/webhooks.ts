@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { WebhookConfig } from './config/schema.js';
 import type { KeyRing } from './keyring/keyring.js';
 import { newJti, signCompact } from './tokens/issue.js';
+import { eventAudience } from './tokens/policy.js';
 
 export type WebhookEvent = 'key.rotated' | 'key.revoked';
 export const WEBHOOK_TYP = 'signet-event+jwt';
@@ -37,7 +38,9 @@ export class WebhookNotifier {
     try {
       ({ token: body } = await signCompact(
         ring,
-        { iss: ring.config.issuer, aud: hook.url, iat: now, exp: now + 3600, jti: newJti(), event, ring: ring.name, ...data },
+        // aud in the urn:signet: namespace no client may request, typ no client token carries:
+        // a receiver that checks either can never be handed a caller's token as an event.
+        { iss: ring.config.issuer, aud: eventAudience(hook.url), iat: now, exp: now + 3600, jti: newJti(), event, ring: ring.name, ...data },
         WEBHOOK_TYP,
       ));
     } catch (error) {

@@ -1,6 +1,7 @@
 // Builds and signs a compact JWS/JWT. The header and registered claims come from the gateway
 // alone; the caller's claims were filtered by its policy before they reach here.
 import { randomBytes } from 'node:crypto';
+import { normaliseSignature } from '../jose/low-s.js';
 import type { KeyRing } from '../keyring/keyring.js';
 
 export interface IssuedToken {
@@ -53,7 +54,8 @@ export async function signCompact(ring: KeyRing, payload: Record<string, unknown
   const chosen = version ?? ring.signer().version;
   const kid = ring.kidOf(chosen)!;
   const signingInput = `${encodedHeader(ring.config.alg, kid, typ)}.${b64url(JSON.stringify(payload))}`;
-  const signature = await ring.backend.sign(ring.ref, chosen, Buffer.from(signingInput, 'ascii'));
+  // Low-S for ES256K from every backend (src/jose/low-s.ts); other algs pass through unchanged.
+  const signature = normaliseSignature(ring.config.alg, await ring.backend.sign(ring.ref, chosen, Buffer.from(signingInput, 'ascii')));
   return { token: `${signingInput}.${b64url(signature)}`, kid, version: chosen };
 }
 

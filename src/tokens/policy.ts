@@ -155,6 +155,16 @@ function canonicalHint(audience: string): string {
   return ` (URL audiences must be written as a URL parser prints them: ${JSON.stringify(canonical)})`;
 }
 
+/**
+ * The policy `signet token` runs under: any ring, audience, subject and non-reserved claim, but
+ * the same reserved-claim, text, claim-limit and TTL checks as the API, so an operator cannot
+ * mint what no client could (a chosen iss/jti/exp, a __proto__ claim, an event audience).
+ */
+export function operatorPolicy(rings: ReadonlyMap<string, RingConfig>, claimLimits: ClaimLimits): ClientPolicy {
+  const config: ClientConfig = { name: 'signet-cli', apiKeySha256: '0'.repeat(64), rings: ['*'], audiences: ['*'], subjects: ['*'], claims: ['*'], maxTtlMs: 31 * 86400_000, rateLimitPerSecond: 0, rateLimitBurst: 0 };
+  return new ClientPolicy(config, rings, undefined, claimLimits);
+}
+
 /** Finds the client whose API key hash matches. */
 export class ClientDirectory {
   private readonly clients: Array<{ hash: Buffer; value: ClientPolicy }>;
