@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import {
+  InvalidValueError,
   MalformedHttpError,
   MalformedJsonError,
   MethodNotAllowedError,
@@ -36,6 +37,15 @@ function duplicatedHeader(rawHeaders: readonly string[]): string | undefined {
     seen.add(name);
   }
   return undefined;
+}
+
+function parsesAsJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** `charset` of a Content-Type, lower-cased and unquoted, or undefined when absent. */
@@ -108,6 +118,11 @@ export function installHttpContract(app: FastifyInstance, counter: ErrorCounter)
     } catch {
       return done(new MalformedJsonError('request body is not valid UTF-8'), undefined);
     }
-    parseJson(request, text, (error, value) => (error ? done(toGatewayError(error), undefined) : done(null, value)));
+    parseJson(request, text, (error, value) => {
+      if (!error) return done(null, value);
+      // Fastify's parser reports prototype poisoning as "invalid JSON"; say what it really was.
+      if (text.length > 0 && parsesAsJson(text)) return done(new InvalidValueError('request body contains "__proto__" or "constructor": {"prototype": …}, which are never accepted'), undefined);
+      done(toGatewayError(error), undefined);
+    });
   });
 }

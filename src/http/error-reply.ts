@@ -9,7 +9,6 @@ import {
   GatewayError,
   HeadersTooLargeError,
   InvalidRequestError,
-  InvalidValueError,
   MalformedHttpError,
   MalformedJsonError,
   MethodNotAllowedError,
@@ -62,7 +61,6 @@ export function toGatewayError(error: FastifyError | Error): GatewayError {
   if (framework.validation) return new InvalidRequestError(validationMessage(framework.validationContext ?? 'body', framework.validation[0] as AjvIssue));
   const mapped = framework.code ? FRAMEWORK[framework.code] : undefined;
   if (mapped) return mapped(framework);
-  if (/forbidden prototype property/.test(error.message)) return new InvalidValueError('request body contains "__proto__" or "constructor.prototype", which are never accepted');
   if (error instanceof SyntaxError) return new MalformedJsonError('request body is not valid JSON');
   if (framework.statusCode && framework.statusCode >= 400 && framework.statusCode < 500) return new InvalidRequestError(error.message);
   return new GatewayError('internal error', { cause: error });
@@ -108,9 +106,9 @@ export function replyWithError(request: FastifyRequest, reply: FastifyReply, err
 
 // Node's HTTP parser codes → words. Anything else is "could not be parsed".
 const PARSER_REASONS: Readonly<Record<string, string>> = {
-  HPE_UNEXPECTED_CONTENT_LENGTH: 'Content-Length may not be sent with Transfer-Encoding, or twice',
+  HPE_UNEXPECTED_CONTENT_LENGTH: 'Content-Length is sent twice, or together with Transfer-Encoding',
   HPE_INVALID_CONTENT_LENGTH: 'Content-Length is not one decimal number',
-  HPE_INVALID_TRANSFER_ENCODING: 'Transfer-Encoding must end in chunked',
+  HPE_INVALID_TRANSFER_ENCODING: 'Transfer-Encoding must end in "chunked" and may not come with Content-Length',
   HPE_INVALID_CHUNK_SIZE: 'a chunk size is not a hexadecimal number',
   HPE_INVALID_HEADER_TOKEN: 'a header name or value contains a character HTTP does not allow',
   HPE_INVALID_METHOD: 'the method is not an HTTP method',
