@@ -39,9 +39,13 @@ export function canonicalUrl(value: string): string | undefined {
   }
 }
 
-// `https://a.example.com` and `https://a.example.com/` are the same URL; accept both spellings.
+// Written as a parser prints it, rebuilt from the components that are matched: so no user
+// information and no empty "?" or "#" hides in the value. `https://a.example.com` and
+// `https://a.example.com/` are the same URL; both spellings are accepted.
 function isCanonical(value: string, url: URL): boolean {
-  return value === url.href || (url.pathname === '/' && !url.search && !url.hash && value === url.href.slice(0, -1));
+  const rebuilt = `${url.protocol}//${url.host}${url.pathname}${url.search}${url.hash}`;
+  if (rebuilt !== url.href) return false;
+  return value === rebuilt || (url.pathname === '/' && !url.search && !url.hash && value === rebuilt.slice(0, -1));
 }
 
 function compileHost(hostname: string): RegExp {
