@@ -4,7 +4,7 @@ import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument, visit } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { ALGORITHMS, type JwsAlg } from '../jose/algorithms.js';
 import type { BackendConfig } from './schema.js';
@@ -93,6 +93,8 @@ export function checkAlgOnBackend(alg: JwsAlg, backend: BackendConfig, field: st
   throw new ConfigError(field, `${alg} cannot be signed by backend "${backend.name}" (${backend.type}). Use a ${other.join(' or ')} backend for ${alg}, or another alg`);
 }
 
+const CORE_TAGS: ReadonlySet<string> = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((name) => `tag:yaml.org,2002:${name}`));
+
 /**
  * YAML (or JSON) text → a plain value with `${NAME}` replaced by environment variables.
  * `${NAME}` becomes an inert placeholder before parsing, so it works anywhere a scalar may stand,
@@ -103,13 +105,23 @@ export function parseConfigText(text: string, file: string, env: Env): unknown {
   const nonce = randomBytes(6).toString('hex');
   const names: string[] = [];
   const marked = text.replace(/\$\{([A-Z0-9_]+)\}/g, (_, name: string) => `SIGNETENV${nonce}N${names.push(name) - 1}X`);
-  const document = parseDocument(marked, { prettyErrors: false, uniqueKeys: true });
+  const lineCounter = new LineCounter();
+  const document = parseDocument(marked, { uniqueKeys: true, lineCounter });
   const problem = document.errors[0] ?? document.warnings[0];
   if (problem) {
     const line = problem.linePos?.[0]?.line;
     const what = problem.code === 'TAG_RESOLVE_FAILED' ? `a YAML tag Signet does not accept (${problem.message.split(' at line')[0]}); remove the tag` : problem.message.split(' at line')[0];
     throw new ConfigError('SIGNET_CONFIG', `${file}${line ? ` line ${line}` : ''}: ${what}`);
   }
+  // Tags the parser does resolve (!!binary, !!set, !!omap, !!timestamp…) turn text into objects a
+  // config reader does not expect: only the JSON-compatible core tags may be written out.
+  visit(document, {
+    Node(_key, node) {
+      if (node.tag === undefined || CORE_TAGS.has(node.tag)) return;
+      const line = node.range ? lineCounter.linePos(node.range[0]).line : undefined;
+      throw new ConfigError('SIGNET_CONFIG', `${file}${line ? ` line ${line}` : ''}: a YAML tag Signet does not accept (${node.tag}); remove the tag`);
+    },
+  });
   const placeholder = new RegExp(`SIGNETENV${nonce}N(\\d+)X`, 'g');
   const resolve = (value: unknown, path: string): unknown => {
     if (typeof value === 'string') {
