@@ -49,6 +49,8 @@ describe('configuration errors name the field and the fix', () => {
     ['SIGNET_HOST with a space', {}, { SIGNET_HOST: 'bad host' }, 'SIGNET_HOST', /IP address or a host name/],
     ['server.host with a slash', { server: { host: 'example.com/x' } }, {}, 'server.host', /IP address or a host name/],
     ['an ES256K ring on vault-transit', { backends: { v: { type: 'vault-transit', address: 'http://127.0.0.1:1', token: 't' } }, rings: [{ name: 'ok', backend: 'v', alg: 'ES256' }, { name: 'k1', backend: 'v', alg: 'ES256K' }] }, {}, 'rings[1].alg', /ES256K cannot be signed by backend "v" \(vault-transit\)\. Use a local or aws-kms backend/],
+    ['an issuer with a newline (a URL parser would drop it; the token would carry it)', { rings: [{ name: 'main', backend: 'dev', alg: 'ES256', issuer: 'https://issuer.example\n.com' }] }, {}, 'rings[0].issuer', /control character/],
+    ['a client name with a control character (signed as the default subject)', { clients: [{ ...openClient(), name: 'svc\u0000admin' }] }, {}, 'clients[0].name', /control character/],
     ['a claim_limits depth of 0', { claim_limits: { max_depth: 0 } }, {}, 'claim_limits.max_depth', /integer from 1 to 32/],
     ['an unknown claim_limits field', { claim_limits: { depth: 3 } }, {}, 'claim_limits.depth', /unknown field/],
   ])('%s', (_name, raw, env, field, message) => {

@@ -209,6 +209,8 @@ function parseClaimLimits(fields: Fields): ClaimLimits {
 
 function parseClient(fields: Fields, rings: Map<string, RingConfig>): ClientConfig {
   const name = fields.string('name');
+  const unsafeName = unsafeTextReason(name); // the default `sub` of this client's tokens
+  if (unsafeName) throw new ConfigError(fields.at('name'), `${unsafeName}; a client name is signed as the default subject`);
   const apiKeySha256 = fields.string('api_key_sha256').toLowerCase();
   if (!SHA256_HEX.test(apiKeySha256)) {
     throw new ConfigError(fields.at('api_key_sha256'), 'must be the 64-hex-digit SHA-256 of the API key (generate one with `signet client-key`)');
