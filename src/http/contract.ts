@@ -83,14 +83,16 @@ export function installHttpContract(app: FastifyInstance, counter: ErrorCounter)
     closing = true;
   });
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback style, not async: this runs on every request, JWKS included, and a promise per request shows.
+  app.addHook('onRequest', (request, reply, done) => {
     if (closing) {
       reply.header('connection', 'close');
-      throw new ShuttingDownError('shutting down');
+      return done(new ShuttingDownError('shutting down'));
     }
-    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) throw new MalformedHttpError('an HTTP/1.1 request must carry a Host header');
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) return done(new MalformedHttpError('an HTTP/1.1 request must carry a Host header'));
     const duplicated = duplicatedHeader(request.raw.rawHeaders);
-    if (duplicated) throw new MalformedHttpError(`the ${duplicated} header is sent more than once; send it once`);
+    if (duplicated) return done(new MalformedHttpError(`the ${duplicated} header is sent more than once; send it once`));
+    done();
   });
 
   app.setNotFoundHandler((request, reply) => {

@@ -18,8 +18,9 @@ export const jwksRoutes: FastifyPluginAsync = async (app) => {
 
   // CORS only here, on the public discovery routes. @fastify/cors also adds a catch-all OPTIONS
   // route, which would answer preflights for /v1/tokens and /v1/admin: send that to the 404/405 answer.
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     if (request.routeOptions.url === '*') return reply.callNotFound();
+    done();
   });
   await app.register(cors, { origin: corsOrigins.includes('*') ? '*' : corsOrigins, methods: ['GET', 'HEAD'], allowedHeaders: ['If-None-Match'], strictPreflight: false, maxAge: 86400 });
   const preflight = (path: string) => app.options(path, { schema: { hide: true } }, async (_request, reply) => reply.code(204).send());
