@@ -436,6 +436,19 @@ describe('hostile input', () => {
     expect(JSON.parse(response.body)).toMatchObject({ version: 1, replacement: { version: 2 } });
   });
 
+  it('ignores Host and X-Forwarded-* when it names itself (trust_proxy is off)', async () => {
+    for (const headers of [{ host: 'evil.example' }, { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http' }, { forwarded: 'host=evil.example' }]) {
+      const discovery = JSON.parse((await app.inject({ method: 'GET', url: '/.well-known/openid-configuration', headers })).body) as { issuer: string; jwks_uri: string };
+      expect(discovery.issuer).toBe('http://127.0.0.1:8080');
+      expect(discovery.jwks_uri).toBe('http://127.0.0.1:8080/.well-known/jwks.json');
+    }
+  });
+
+  it('answers errors in JSON whatever the client accepts', async () => {
+    const response = await app.inject({ method: 'GET', url: '/nowhere', headers: { accept: 'text/html' } });
+    expectDocumentedError(response, 'ERR_NOT_FOUND');
+  });
+
   it('answers 405 with an Allow header', async () => {
     const response = await app.inject({ method: 'GET', url: '/v1/tokens' });
     expect(response.headers.allow).toBe('POST');
