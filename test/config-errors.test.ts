@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config/load.js';
 import { ConfigError } from '../src/errors.js';
-import { configFrom, openClient, tempDir } from './helpers/gateway.js';
+import { configFrom, openClient, tempDir, TEST_API_KEY } from './helpers/gateway.js';
 
 const base = () => ({
   backends: { dev: { type: 'local', data_dir: tempDir() } },
@@ -110,6 +110,21 @@ describe('configuration errors name the field and the fix', () => {
     const started = app.ready();
     await expect(started).rejects.toMatchObject({ code: 'ERR_BACKEND_RESPONSE', message: expect.stringContaining(`local key file ${join(dataDir, 'main.json')} cannot be read`) });
     await expect(started).rejects.toThrow(/restore it from a backup, or move it away/);
+    await app.close();
+  });
+
+  it('claim_limits from the config are the limits the API applies', async () => {
+    const config = configFrom({ ...base(), rings: [{ name: 'main', backend: 'dev', alg: 'ES256', create_if_missing: true }], claim_limits: { max_depth: 2, max_members: 3, max_bytes: 100 } });
+    expect(config.claimLimits).toEqual({ maxDepth: 2, maxMembers: 3, maxBytes: 100 });
+    const app = await buildApp(config, { logger: pino({ level: 'silent' }), scheduling: false });
+    await app.ready();
+    const issue = async (claims: unknown) =>
+      (await app.inject({ method: 'POST', url: '/v1/tokens', headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' }, payload: { audience: 'a', claims } })).statusCode;
+    expect(await issue({ a: { b: 1 } })).toBe(200);
+    expect(await issue({ a: { b: { c: 1 } } })).toBe(400);
+    expect(await issue({ a: 1, b: 2, c: 3 })).toBe(200);
+    expect(await issue({ a: 1, b: 2, c: 3, d: 4 })).toBe(400);
+    expect(await issue({ a: 'x'.repeat(100) })).toBe(400);
     await app.close();
   });
 

@@ -16,7 +16,8 @@ export const tokenRequestSchema = {
     audience: { anyOf: [audience, { type: 'array', items: audience, minItems: 1, maxItems: 16 }], description: 'Must match one of the client\'s audience patterns; urn:signet:* is reserved' },
     subject: { type: 'string', minLength: 1, maxLength: 512, description: 'Defaults to the client\'s name' },
     ttl_seconds: { type: 'integer', minimum: 1, maximum: 31 * 86400 },
-    claims: { type: 'object', maxProperties: 64, description: 'Custom claims: names allowed by the client, nesting and size within claim_limits' },
+    // No maxProperties here: claim_limits.max_members (configurable) is the one limit.
+    claims: { type: 'object', description: 'Custom claims: names allowed by the client; depth, members and size within claim_limits' },
     key: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: 'Ring name; defaults to the client\'s first ring' },
   },
 } as const;
