@@ -23,10 +23,13 @@ function tool(name: string): string {
   return path;
 }
 
-/** Runs a command without blocking the event loop (the gateway under test lives in this process). */
+/**
+ * Runs a command without blocking the event loop (the gateway under test lives in this process),
+ * in a scratch directory: schemathesis keeps a cache in its working directory, never in the clone.
+ */
 function run(command: string, args: string[], timeoutMs: number): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
-    execFile(command, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1' } }, (error, stdout, stderr) => {
+    execFile(command, args, { cwd: tempDir(), timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1' } }, (error, stdout, stderr) => {
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, output: `${stdout}${stderr}` });
     });
   });
