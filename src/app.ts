@@ -102,7 +102,8 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
 
   const tls = config.server.tls;
   const app = Fastify({
-    ...(tls ? { https: { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } } : {}),
+    // requireHostHeader: a missing Host gets the documented body from src/http/contract.ts, not Node's empty 400.
+    ...(tls ? { https: { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), requireHostHeader: false } } : {}),
     loggerInstance: logger as FastifyBaseLogger,
     // One audit line per token instead of two framework lines per request.
     logController: new LogController({ disableRequestLogging: true }),

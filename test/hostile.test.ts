@@ -3,7 +3,11 @@
 // attempts, wrong methods; then raw HTTP framing over a socket. Every answer is either the
 // expected success or the documented error body with the expected status, never a 5xx; the
 // process is healthy afterwards.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { gzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { decodeJwt } from 'jose';
@@ -581,5 +585,49 @@ describe('hostile HTTP framing (raw socket)', () => {
   it('is healthy afterwards', async () => {
     const response = parseRaw(await rawExchange(port, `GET /readyz HTTP/1.1\r\n${H}Connection: close\r\n\r\n`));
     expect(response.status).toBe(200);
+  });
+});
+
+describe('hostile HTTP framing over TLS', () => {
+  let app: FastifyInstance;
+  let port: number;
+  let ca: Buffer;
+
+  beforeAll(async () => {
+    const dir = tempDir();
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    ca = readFileSync(join(dir, 'cert.pem'));
+    const config = configFrom({
+      server: { tls: { cert_file: join(dir, 'cert.pem'), key_file: join(dir, 'key.pem') } },
+      backends: { dev: { type: 'local', data_dir: tempDir() } },
+      rings: [{ name: 'main', backend: 'dev', alg: 'ES256', create_if_missing: true }],
+    });
+    app = await buildApp(config, { logger: pino({ level: 'silent' }), scheduling: false });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    port = (app.server.address() as { port: number }).port;
+  });
+  afterAll(async () => app?.close());
+
+  const tlsExchange = (request: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const socket = tlsConnect({ port, host: '127.0.0.1', ca, servername: undefined }, () => socket.write(request));
+      let received = '';
+      const timer = setTimeout(() => reject(new Error('no answer within 5 s')), 5000);
+      socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve(received);
+      });
+      socket.on('error', () => undefined);
+    });
+
+  it.each([
+    ['no Host header on HTTP/1.1', 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n', 400, 'ERR_MALFORMED_HTTP'],
+    ['Content-Length with Transfer-Encoding', `POST /v1/tokens HTTP/1.1\r\n${H}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, 400, 'ERR_MALFORMED_HTTP'],
+    ['a CORS preflight on /v1/tokens', `OPTIONS /v1/tokens HTTP/1.1\r\n${H}Origin: https://evil.example\r\nAccess-Control-Request-Method: POST\r\nConnection: close\r\n\r\n`, 405, 'ERR_METHOD_NOT_ALLOWED'],
+  ])('%s → %s %s', async (_name, request, status, code) => {
+    const response = parseRaw(await tlsExchange(request));
+    expect(response.status).toBe(status);
+    expect(JSON.parse(response.body)).toEqual({ error: { code, message: expect.any(String) } });
   });
 });
