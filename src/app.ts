@@ -4,15 +4,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import pino, { type Logger } from 'pino';
 import type { SigningBackend } from './backends/backend.js';
 import { createBackend } from './backends/create.js';
+import { contractServerOptions, installHttpContract } from './http/contract.js';
+import { replyWithError } from './http/error-reply.js';
 import type { SignetConfig } from './config/schema.js';
-import {
-  GatewayError,
-  InvalidRequestError,
-  MalformedJsonError,
-  NotFoundError,
-  PayloadTooLargeError,
-  UnsupportedMediaTypeError,
-} from './errors.js';
 import { verifyingCanary, type Canary } from './key-actions/canary.js';
 import { RingRefresher } from './key-actions/refresh.js';
 import { RevocationService } from './key-actions/revocation.js';
@@ -26,6 +20,7 @@ import { adminRoutes } from './routes/admin.js';
 import { healthRoutes, readinessSchema } from './routes/health.js';
 import { jwksRoutes } from './routes/jwks.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { openApiRoutes, registerOpenApi } from './routes/openapi.js';
 import { tokenRoutes } from './routes/tokens.js';
 import type { Services } from './services.js';
 import type { Coordination } from './state/coordination.js';
@@ -75,27 +70,6 @@ async function connectRedis(config: SignetConfig): Promise<RedisState | undefine
   if (!config.redisUrl) return undefined;
   const { RedisState } = await import('./state/redis-state.js'); // ioredis costs ~13 MB RSS: load it only when used
   return new RedisState(config.redisUrl);
-}
-
-/** Framework errors (validation, parsing, limits) → our typed errors with stable codes. */
-function toGatewayError(error: FastifyError): GatewayError {
-  if (error instanceof GatewayError) return error;
-  if (error.validation) return new InvalidRequestError(`request ${error.validationContext ?? 'body'} ${error.message.replace(/^(body|params|querystring|headers)\/?/, '')}`.trim());
-  switch (error.code) {
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new MalformedJsonError('request body is not valid JSON');
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new PayloadTooLargeError('request body is too large');
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new UnsupportedMediaTypeError('send the request body as application/json');
-  }
-  if (error instanceof SyntaxError || error.statusCode === 400) return new MalformedJsonError('request body is not valid JSON');
-  if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
-    return new InvalidRequestError(error.message);
-  }
-  return new GatewayError('internal error', { cause: error });
 }
 
 export async function buildApp(config: SignetConfig, options: BuildOptions = {}): Promise<FastifyInstance> {
@@ -154,7 +128,8 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
 
   const tls = config.server.tls;
   const app = Fastify({
-    ...(tls ? { https: { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } } : {}),
+    // requireHostHeader: a missing Host gets the documented body from src/http/contract.ts, not Node's empty 400.
+    ...(tls ? { https: { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), requireHostHeader: false } } : {}),
     loggerInstance: logger as FastifyBaseLogger,
     // One audit line per token instead of two framework lines per request.
     logController: new LogController({ disableRequestLogging: true }),
@@ -164,10 +139,12 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
     bodyLimit: config.server.bodyLimitBytes,
     trustProxy: config.server.trustProxy,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
-    return503OnClosing: true,
+    // Requests that arrive while closing get ERR_SHUTTING_DOWN in the documented body (src/http/contract.ts).
+    return503OnClosing: false,
+    ...contractServerOptions(logger, metrics.requestErrors),
   });
 
-  const services: Services = { config, keys, refresh, clients: new ClientDirectory(config.clients, config.rings), metrics, clock, rotation, revocation, audit };
+  const services: Services = { config, keys, refresh, clients: new ClientDirectory(config.clients, config.rings, config.claimLimits), metrics, clock, rotation, revocation, audit };
   app.decorate('signet', services);
   // JSON only: Fastify's default text/plain parser would turn a form post into a 400 about shape.
   app.removeContentTypeParser('text/plain');
@@ -185,29 +162,17 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
       reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
     });
   }
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const typed = toGatewayError(error);
-    metrics.requestErrors.inc({ code: typed.code });
-    if (typed.status >= 500) {
-      request.log.error({ reqId: request.id, err: error, code: typed.code }, 'request failed');
-    } else {
-      request.log.info({ reqId: request.id, code: typed.code, reason: typed.message, url: request.url.split('?')[0] }, 'request rejected');
-    }
-    if (typed.retryAfterSeconds !== undefined) reply.header('retry-after', String(typed.retryAfterSeconds));
-    // 500s hide their message: it may carry internals. 502/503 messages are ours and say what to check.
-    const message = typed.status === 500 ? 'internal error' : typed.message;
-    return reply.code(typed.status).send({ error: { code: typed.code, message } });
-  });
-  app.setNotFoundHandler((request, reply) => {
-    const error = new NotFoundError(`no route ${request.method} ${request.url.split('?')[0]}`);
-    return reply.code(error.status).send({ error: { code: error.code, message: error.message } });
-  });
+  // Typed errors → status and the documented body, in one place; 5xx details go to the log only.
+  app.setErrorHandler((error: FastifyError, request, reply) => replyWithError(request, reply, error, metrics.requestErrors));
+  installHttpContract(app, metrics.requestErrors);
+  await registerOpenApi(app);
 
   await app.register(healthRoutes);
   await app.register(metricsRoutes);
   await app.register(jwksRoutes);
   await app.register(tokenRoutes);
   await app.register(adminRoutes);
+  await app.register(openApiRoutes);
 
   app.addHook('onReady', async () => {
     if (options.scheduling !== false) {

@@ -6,8 +6,10 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp, createLogger } from './app.js';
 import { generateApiKey, loadConfig, sha256Hex } from './config/load.js';
 import type { SignetConfig } from './config/schema.js';
+import { isLoopback } from './config/checks.js';
 import { BackendUnavailableError, ConfigError, GatewayError } from './errors.js';
 import { issueToken } from './tokens/issue.js';
+import { operatorPolicy } from './tokens/policy.js';
 import { VAULT_ROLES, vaultPolicy, type VaultRole } from './vault/policy.js';
 
 const USAGE = `Usage: signet <command> [options]
@@ -21,7 +23,8 @@ Commands:
                               replaced by a new version, webhooks notified
   jwks [--ring NAME]          print the published JWKS
   token --aud AUD [--sub SUB] [--ttl SECONDS] [--ring NAME] [--claim name=json]...
-                              issue one token (operator tool: bypasses client policies)
+                              issue one token (operator tool: any audience and claim, with the
+                              API's reserved-claim, text, size and TTL checks)
   client-key                  generate an API key and the SHA-256 to put in the config
   doctor                      check config, backends, keys, canaries and key settings; exit 1 on failure
   vault-policy --role signer|rotator|reader
@@ -29,7 +32,7 @@ Commands:
                               of the configured vault-transit ring keys
 
 Environment: SIGNET_CONFIG, SIGNET_HOST, SIGNET_PORT, SIGNET_PUBLIC_URL, SIGNET_LOG_LEVEL,
-SIGNET_DEV_API_KEY, SIGNET_DATA_DIR, SIGNET_JWKS_MAX_AGE_SECONDS, SIGNET_REDIS_URL`;
+SIGNET_DEV_API_KEY, SIGNET_DEV_ALLOW_REMOTE, SIGNET_DATA_DIR, SIGNET_JWKS_MAX_AGE_SECONDS, SIGNET_REDIS_URL`;
 
 async function withKeys<T>(config: SignetConfig, work: (app: FastifyInstance) => Promise<T>, { signs = false } = {}): Promise<T> {
   // No scheduler here: looking at keys must never rotate them. No canary unless the command signs
@@ -48,11 +51,14 @@ async function serve(config: SignetConfig): Promise<void> {
   const app = await buildApp(config, { logger });
   await app.listen({ host: config.server.host, port: config.server.port });
   if (config.devApiKey) {
-    const source = config.devApiKey.generated ? 'generated for this run; set SIGNET_DEV_API_KEY to keep one' : 'from SIGNET_DEV_API_KEY';
-    process.stderr.write(`\nSignet dev mode on ${config.server.publicUrl}\n  dev API key (${source}):\n  ${config.devApiKey.value}\n`);
-    if (config.devAdminKey) {
-      const adminSource = config.devAdminKey.generated ? 'generated; set SIGNET_DEV_ADMIN_API_KEY to keep one' : 'from SIGNET_DEV_ADMIN_API_KEY';
-      process.stderr.write(`  dev admin key for /v1/admin (${adminSource}):\n  ${config.devAdminKey.value}\n`);
+    // A key the operator supplied is never echoed: it may be one they use elsewhere.
+    const shown = (key: { value: string; generated: boolean }, variable: string): string =>
+      key.generated ? `generated for this run; set ${variable} to keep one):\n  ${key.value}` : `from ${variable}; not shown)`;
+    const { host, port, publicUrl } = config.server;
+    process.stderr.write(`\nSignet dev mode on ${publicUrl} (listening on ${host.includes(':') ? `[${host}]` : host}:${port})\n  dev API key (${shown(config.devApiKey, 'SIGNET_DEV_API_KEY')}\n`);
+    if (config.devAdminKey) process.stderr.write(`  dev admin key for /v1/admin (${shown(config.devAdminKey, 'SIGNET_DEV_ADMIN_API_KEY')}\n`);
+    if (!isLoopback(host)) {
+      process.stderr.write(`\n  !!! DEV MODE IS REACHABLE FROM THE NETWORK on ${host}:${port} (SIGNET_DEV_ALLOW_REMOTE=true): the dev client may sign any audience, subject and claim, and the admin API can rotate and revoke keys. Anyone who learns a key printed here can do both. !!!\n`);
     }
     process.stderr.write('\n');
   }
@@ -172,27 +178,33 @@ async function printJwks(config: SignetConfig, ring: string | undefined): Promis
   });
 }
 
+/** `name=json` (or `name=text` when the value is not JSON) → one claim. */
+function claimArgument(pair: string): [string, unknown] {
+  const at = pair.indexOf('=');
+  if (at < 1) throw new ConfigError('--claim', `expected name=value, got "${pair}"`);
+  const raw = pair.slice(at + 1);
+  try {
+    return [pair.slice(0, at), JSON.parse(raw)];
+  } catch {
+    return [pair.slice(0, at), raw];
+  }
+}
+
 async function token(config: SignetConfig, values: Record<string, string | string[] | boolean | undefined>): Promise<void> {
   if (typeof values.aud !== 'string') throw new ConfigError('--aud', 'is required');
-  const claims: Record<string, unknown> = {};
-  for (const pair of (values.claim as string[] | undefined) ?? []) {
-    const at = pair.indexOf('=');
-    if (at < 1) throw new ConfigError('--claim', `expected name=value, got "${pair}"`);
-    const raw = pair.slice(at + 1);
-    try {
-      claims[pair.slice(0, at)] = JSON.parse(raw);
-    } catch {
-      claims[pair.slice(0, at)] = raw;
-    }
-  }
+  if (values.ttl !== undefined && !/^[1-9][0-9]{0,9}$/.test(String(values.ttl))) throw new ConfigError('--ttl', 'must be a whole number of seconds (at least 1)');
+  // fromEntries defines own properties, so "__proto__" stays a name the policy can see and refuse.
+  const claims = Object.fromEntries(((values.claim as string[] | undefined) ?? []).map(claimArgument));
   await withKeys(config, async (app) => {
-    const ringName = typeof values.ring === 'string' ? values.ring : config.rings.keys().next().value!;
-    const ring = app.signet.keys.ring(ringName);
-    const ttlMs = (typeof values.ttl === 'string' ? Number(values.ttl) : ring.config.defaultTokenTtlMs / 1000) * 1000;
-    if (!Number.isInteger(ttlMs) || ttlMs <= 0 || ttlMs > ring.config.maxTokenTtlMs) {
-      throw new ConfigError('--ttl', `must be a whole number of seconds from 1 to ${ring.config.maxTokenTtlMs / 1000}`);
-    }
-    const issued = await issueToken(ring, { audience: values.aud as string, subject: typeof values.sub === 'string' ? values.sub : 'signet-cli', ttlMs, claims }, Date.now());
+    // The API's checks, not a bypass: reserved claims, text rules, claim limits, TTL against the ring.
+    const authorised = operatorPolicy(config.rings, config.claimLimits).authorise({
+      audience: values.aud as string,
+      subject: typeof values.sub === 'string' ? values.sub : undefined,
+      ttl_seconds: values.ttl === undefined ? undefined : Number(values.ttl),
+      claims,
+      key: typeof values.ring === 'string' ? values.ring : undefined,
+    });
+    const issued = await issueToken(app.signet.keys.ring(authorised.ring), authorised, Date.now());
     process.stdout.write(`${issued.token}\n`);
   }, { signs: true });
 }

@@ -30,6 +30,45 @@ export class TtlTooLongError extends GatewayError {
   override readonly code: string = 'ERR_TTL_TOO_LONG';
   override readonly status: number = 400;
 }
+/** A string or number the gateway would sign or match that it cannot carry unchanged (controls, lone surrogates, unsafe numbers). */
+export class InvalidValueError extends GatewayError {
+  override readonly code: string = 'ERR_INVALID_VALUE';
+  override readonly status: number = 400;
+}
+/** `claims` over the configured nesting depth, members per object/array, or encoded size. */
+export class ClaimsLimitError extends GatewayError {
+  override readonly code: string = 'ERR_CLAIMS_LIMIT';
+  override readonly status: number = 400;
+}
+/** HTTP a well-behaved client never sends: framing the parser refused, a bad URL encoding, a duplicated or missing header. */
+export class MalformedHttpError extends GatewayError {
+  override readonly code: string = 'ERR_MALFORMED_HTTP';
+  override readonly status: number = 400;
+}
+export class MethodNotAllowedError extends GatewayError {
+  override readonly code: string = 'ERR_METHOD_NOT_ALLOWED';
+  override readonly status: number = 405;
+  constructor(
+    message: string,
+    readonly allow: readonly string[],
+  ) {
+    super(message);
+  }
+}
+export class RequestTimeoutError extends GatewayError {
+  override readonly code: string = 'ERR_REQUEST_TIMEOUT';
+  override readonly status: number = 408;
+}
+export class HeadersTooLargeError extends GatewayError {
+  override readonly code: string = 'ERR_HEADERS_TOO_LARGE';
+  override readonly status: number = 431;
+}
+/** The gateway is shutting down: another replica should take the request. */
+export class ShuttingDownError extends GatewayError {
+  override readonly code: string = 'ERR_SHUTTING_DOWN';
+  override readonly status: number = 503;
+  override retryAfterSeconds = 1;
+}
 
 // 401/403: who is asking, and what their policy allows.
 export class UnauthenticatedError extends GatewayError {
@@ -43,6 +82,10 @@ export class RingNotAllowedError extends GatewayError {
 export class AudienceNotAllowedError extends GatewayError {
   override readonly code: string = 'ERR_AUDIENCE_NOT_ALLOWED';
   override readonly status: number = 403;
+}
+/** `urn:signet:` audiences belong to the gateway's own tokens (webhook events, canaries): no client may ask for one. */
+export class AudienceReservedError extends AudienceNotAllowedError {
+  override readonly code: string = 'ERR_AUDIENCE_RESERVED';
 }
 export class SubjectNotAllowedError extends GatewayError {
   override readonly code: string = 'ERR_SUBJECT_NOT_ALLOWED';

@@ -2,6 +2,7 @@
 // itself, so a receiver verifies it with the same JWKS it already trusts: no shared secret.
 import type { Logger } from 'pino';
 import type { WebhookConfig } from './config/schema.js';
+import { eventAudience } from './gateway-audiences.js';
 import { newJti } from './jose/jti.js';
 import type { KeyRing } from './keyring/keyring.js';
 
@@ -40,7 +41,10 @@ export class WebhookNotifier {
         // the ring may have no signing version until its replacement signs.
         if (body === undefined) {
           const now = Math.floor(this.clock() / 1000);
-          ({ token: body } = await ring.signJws({ iss: ring.config.issuer, aud: hook.url, iat: now, exp: now + 3600, jti, event, ring: ring.name, ...data }, WEBHOOK_TYP));
+          // aud in the urn:signet: namespace no client may request, typ no client token carries:
+          // a receiver that checks either can never be handed a caller's token as an event.
+          const claims = { iss: ring.config.issuer, aud: eventAudience(hook.url), iat: now, exp: now + 3600, jti, event, ring: ring.name, ...data };
+          ({ token: body } = await ring.signJws(claims, WEBHOOK_TYP));
         }
         const response = await fetch(hook.url, {
           method: 'POST',

@@ -133,7 +133,7 @@ describe('rotation lifecycle over HTTP', () => {
     while (received.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(received).toHaveLength(1); // delivered on the third attempt
     expect(decodeProtectedHeader(received[0]!).typ).toBe('signet-event+jwt');
-    const event = await remoteVerifier(`${gateway.url}/.well-known/jwks.json`, 'ES256').jwtVerify(received[0]!, { audience: hookUrl });
+    const event = await remoteVerifier(`${gateway.url}/.well-known/jwks.json`, 'ES256').jwtVerify(received[0]!, { audience: `urn:signet:webhook:${hookUrl}` });
     expect(event.payload).toMatchObject({ event: 'key.revoked', ring: 'main', version: 1, kid: v1, reason: 'key material exposed in a core dump', replacement: result.replacement });
 
     // The revocation outlives a restart: it is in shared state, not in this process.

@@ -5,7 +5,7 @@ import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ALGORITHMS, NODE_HASH, type JwsAlg } from '../jose/algorithms.js';
-import { UnknownRingError, UnknownVersionError, InvalidRequestError } from '../errors.js';
+import { BackendResponseError, UnknownRingError, UnknownVersionError, InvalidRequestError } from '../errors.js';
 import { checkSampled, type BackendHealth, type KeyRef, type KeyVersion, type RevocationRecord, type SignatureCheck, type SigningBackend } from './backend.js';
 
 const generate = promisify(generateKeyPair);
@@ -37,6 +37,23 @@ const GENERATE: Readonly<Record<string, (alg: JwsAlg) => Promise<{ privateKey: K
   RSA: () => generate('rsa', { modulusLength: 2048 }),
   OKP: () => generate('ed25519'),
 };
+
+/** A key file → its versions, or an error that names the file and the way out. */
+function parseKeyFile(file: string, text: string): Omit<LoadedKey, 'stamp'> {
+  try {
+    const stored = JSON.parse(text) as StoredKey;
+    const versions = stored.versions.map((entry) => {
+      const privateKey = createPrivateKey(entry.privateKeyPem);
+      const createdAt = new Date(entry.createdAt);
+      if (!Number.isSafeInteger(entry.version) || entry.version < 1 || Number.isNaN(createdAt.getTime())) throw new Error('a version without a number or a creation time');
+      return { version: entry.version, createdAt, privateKey, spki: createPublicKey(privateKey).export({ format: 'der', type: 'spki' }) };
+    });
+    return { versions, revoked: Object.values(stored.revoked ?? {}) };
+  } catch (error) {
+    const reason = error instanceof SyntaxError ? 'not JSON' : error instanceof TypeError ? 'not a Signet key file' : (error as Error).message.split('\n')[0];
+    throw new BackendResponseError(`local key file ${file} cannot be read (${reason}): restore it from a backup, or move it away so that create_if_missing makes a new key`);
+  }
+}
 
 export interface LocalBackendOptions {
   dataDir: string;
@@ -71,17 +88,7 @@ export class LocalBackend implements SigningBackend {
       throw error;
     }
     if (cached && (!fresh || cached.stamp === stamp)) return cached;
-    const stored = JSON.parse(await readFile(file, 'utf8')) as StoredKey;
-    const versions = stored.versions.map((entry) => {
-      const privateKey = createPrivateKey(entry.privateKeyPem);
-      return {
-        version: entry.version,
-        createdAt: new Date(entry.createdAt),
-        privateKey,
-        spki: createPublicKey(privateKey).export({ format: 'der', type: 'spki' }),
-      };
-    });
-    const loaded = { stamp, versions, revoked: Object.values(stored.revoked ?? {}) };
+    const loaded = { stamp, ...parseKeyFile(file, await readFile(file, 'utf8')) };
     this.keys.set(ref.key, loaded);
     return loaded;
   }

@@ -1,6 +1,7 @@
 // Typed readers over untrusted config objects. Each failure names the field's full path and
 // says what would be accepted, so a wrong config is fixed from the message alone.
 import { ConfigError } from '../errors.js';
+import { unsafeTextReason } from '../tokens/text.js';
 
 export type Raw = Record<string, unknown>;
 
@@ -93,6 +94,9 @@ export class Fields {
 
   url(key: string, fallback?: string): string {
     const value = this.string(key, fallback);
+    // A URL parser silently drops tabs and newlines; an issuer is signed as written, so refuse them.
+    const unsafe = unsafeTextReason(value);
+    if (unsafe) throw new ConfigError(this.at(key), `${unsafe}; write the URL without it`);
     let parsed: URL;
     try {
       parsed = new URL(value);

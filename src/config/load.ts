@@ -2,10 +2,13 @@
 // embedded development default when no file is given.
 import { readFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
-import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { JWS_ALGS } from '../jose/algorithms.js';
 import { DEFAULT_ROTATION_PERIOD_MS, defaultGraceMs, defaultPrepublishMs, timingViolations, type JwksStaleness } from '../keyring/rotation-timing.js';
+import { DEFAULT_CLAIM_LIMITS, type ClaimLimits } from '../tokens/claims.js';
+import { compileAudiencePattern, compileTextPattern, PatternError } from '../tokens/glob.js';
+import { unsafeTextReason } from '../tokens/text.js';
+import { checkAlgOnBackend, checkHost, checkLogLevel, checkRedisUrl, checkTlsPair, checkWritableDir, isLoopback, LOG_LEVELS, parseConfigText, source } from './checks.js';
 import { Fields, type Raw } from './fields.js';
 import { DEFAULT_REVOCATION_KV_MOUNT, trimMount } from '../vault/paths.js';
 import type { AdminKey, BackendConfig, ClientConfig, RingConfig, SignetConfig, WebhookConfig } from './schema.js';
@@ -25,22 +28,6 @@ export function generateApiKey(): string {
   return `sgt_${randomBytes(32).toString('base64url')}`;
 }
 
-// `${NAME}` anywhere in the file is replaced by that environment variable, so secrets stay out of it.
-function interpolate(value: unknown, env: Env, path: string): unknown {
-  if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Z0-9_]+)\}/g, (_, name: string) => {
-      const found = env[name];
-      if (found === undefined) throw new ConfigError(path, `refers to \${${name}}, which is not set in the environment`);
-      return found;
-    });
-  }
-  if (Array.isArray(value)) return value.map((item, index) => interpolate(item, env, `${path}[${index}]`));
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, interpolate(item, env, path ? `${path}.${key}` : key)]));
-  }
-  return value;
-}
-
 function readFileConfig(file: string, env: Env): Raw {
   let text: string;
   try {
@@ -48,16 +35,11 @@ function readFileConfig(file: string, env: Env): Raw {
   } catch (error) {
     throw new ConfigError('SIGNET_CONFIG', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
-  let parsed: unknown;
-  try {
-    parsed = parseYaml(text); // JSON is YAML too
-  } catch (error) {
-    throw new ConfigError('SIGNET_CONFIG', `${file} is not valid YAML/JSON: ${(error as Error).message.split('\n')[0]}`);
-  }
+  const parsed = parseConfigText(text, file, env); // JSON is YAML too
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new ConfigError('SIGNET_CONFIG', `${file} must contain a mapping at the top level`);
   }
-  return interpolate(parsed, env, '') as Raw;
+  return parsed as Raw;
 }
 
 /** The embedded default: local software keys, one ES256 ring, one dev client. */
@@ -129,8 +111,8 @@ function parseBackend(name: string, path: string, entry: Raw): BackendConfig {
 
 function parseTls(fields: Fields): { certFile: string; keyFile: string } {
   const tls = { certFile: fields.string('cert_file'), keyFile: fields.string('key_file') };
-  readSecretFile(fields.at('cert_file'), tls.certFile); // fail at start-up, naming the field
-  readSecretFile(fields.at('key_file'), tls.keyFile);
+  // Fail at start-up, naming the field, rather than inside the TLS stack.
+  checkTlsPair(readSecretFile(fields.at('cert_file'), tls.certFile), readSecretFile(fields.at('key_file'), tls.keyFile), tls.certFile, tls.keyFile);
   return tls;
 }
 
@@ -153,11 +135,13 @@ function parseRing(fields: Fields, publicUrl: string, staleness: JwksStaleness, 
   const prepublishMs = fields.seconds('prepublish_seconds', defaultPrepublishMs(staleness) / 1000);
   const graceMs = fields.seconds('grace_seconds', defaultGraceMs(maxTokenTtlMs, staleness) / 1000);
   const rotationPeriodMs = fields.seconds('rotation_period_seconds', DEFAULT_ROTATION_PERIOD_MS / 1000);
+  const alg = fields.oneOf('alg', JWS_ALGS);
+  checkAlgOnBackend(alg, backends.get(backend)!, fields.at('alg'));
   const ring: RingConfig = {
     name,
     backend,
     key: fields.string('key', name),
-    alg: fields.oneOf('alg', JWS_ALGS),
+    alg,
     issuer: fields.has('issuer') ? fields.url('issuer') : publicUrl,
     maxTokenTtlMs,
     defaultTokenTtlMs: fields.seconds('default_token_ttl_seconds', Math.min(300, maxTokenTtlMs / 1000), { min: 1, max: maxTokenTtlMs / 1000 }),
@@ -176,8 +160,38 @@ function checkRotationInvariants(ring: RingConfig, staleness: JwksStaleness, fie
   if (violation) throw new ConfigError(fields.at(violation.field), violation.message);
 }
 
+/** A list of policy patterns, each compiled now so a meaningless one stops start-up naming its index. */
+function patterns(fields: Fields, key: string, compile: (pattern: string) => unknown, fallback?: string[]): string[] {
+  const list = fields.strings(key, fallback);
+  for (const [index, pattern] of list.entries()) {
+    try {
+      compile(pattern);
+    } catch (error) {
+      if (error instanceof PatternError) throw new ConfigError(`${fields.at(key)}[${index}]`, `${JSON.stringify(pattern)} ${error.message} (README: "Patterns")`);
+      throw error;
+    }
+  }
+  return list;
+}
+
+function checkClaimName(name: string): void {
+  const unsafe = unsafeTextReason(name);
+  if (unsafe) throw new PatternError(unsafe);
+  if (name.includes('*') && name !== '*') throw new PatternError('claim names are exact; "*" alone allows any non-reserved claim');
+}
+
+function parseClaimLimits(fields: Fields): ClaimLimits {
+  return {
+    maxDepth: fields.integer('max_depth', DEFAULT_CLAIM_LIMITS.maxDepth, { min: 1, max: 32 }),
+    maxMembers: fields.integer('max_members', DEFAULT_CLAIM_LIMITS.maxMembers, { min: 1, max: 1024 }),
+    maxBytes: fields.integer('max_bytes', DEFAULT_CLAIM_LIMITS.maxBytes, { min: 64, max: 1024 * 1024 }),
+  };
+}
+
 function parseClient(fields: Fields, rings: Map<string, RingConfig>): ClientConfig {
   const name = fields.string('name');
+  const unsafeName = unsafeTextReason(name); // the default `sub` of this client's tokens
+  if (unsafeName) throw new ConfigError(fields.at('name'), `${unsafeName}; a client name is signed as the default subject`);
   const apiKeySha256 = fields.string('api_key_sha256').toLowerCase();
   if (!SHA256_HEX.test(apiKeySha256)) {
     throw new ConfigError(fields.at('api_key_sha256'), 'must be the 64-hex-digit SHA-256 of the API key (generate one with `signet client-key`)');
@@ -191,10 +205,10 @@ function parseClient(fields: Fields, rings: Map<string, RingConfig>): ClientConf
     name,
     apiKeySha256,
     rings: allowedRings,
-    audiences: fields.strings('audiences'),
-    subjects: fields.strings('subjects', []),
+    audiences: patterns(fields, 'audiences', compileAudiencePattern),
+    subjects: patterns(fields, 'subjects', compileTextPattern, []),
     maxTtlMs,
-    claims: fields.strings('claims', []),
+    claims: patterns(fields, 'claims', checkClaimName, []),
     rateLimitPerSecond: fields.integer('rate_limit_per_second', 0, { max: 1_000_000 }),
     rateLimitBurst: fields.integer('rate_limit_burst', 0, { max: 1_000_000 }),
   };
@@ -203,13 +217,16 @@ function parseClient(fields: Fields, rings: Map<string, RingConfig>): ClientConf
 export function loadConfig(env: Env = process.env): SignetConfig {
   const devMode = !env.SIGNET_CONFIG;
   const raw = devMode ? devConfig(env) : readFileConfig(env.SIGNET_CONFIG!, env);
-  const top = Fields.of('', raw, ['server', 'jwks', 'backends', 'rings', 'clients', 'admin', 'audit', 'webhooks', 'refresh_interval_seconds', 'redis_url', 'state_dir']);
+  const top = Fields.of('', raw, ['server', 'jwks', 'backends', 'rings', 'clients', 'admin', 'audit', 'webhooks', 'refresh_interval_seconds', 'redis_url', 'state_dir', 'claim_limits']);
 
   const server = Fields.of('server', top.value('server'), ['host', 'port', 'public_url', 'body_limit_bytes', 'trust_proxy', 'log_level', 'tls']);
-  const host = env.SIGNET_HOST ?? server.string('host', '127.0.0.1');
+  const host = checkHost(env.SIGNET_HOST ?? server.string('host', '127.0.0.1'), source(env, 'SIGNET_HOST', 'server.host'));
   const port = new Fields('server', { port: env.SIGNET_PORT ?? server.value('port') ?? 8080 }, ['port']).integer('port', 8080, { max: 65535 });
   const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   const publicUrl = new Fields('server', { public_url: env.SIGNET_PUBLIC_URL ?? server.value('public_url') ?? `http://${urlHost}:${port}` }, ['public_url']).url('public_url');
+  if (devMode && !isLoopback(host) && env.SIGNET_DEV_ALLOW_REMOTE !== 'true') {
+    throw new ConfigError(source(env, 'SIGNET_HOST', 'server.host'), `dev mode on ${host} would expose its wildcard dev client (any audience, subject and claim) and the admin API to every host that can reach this one. Listen on 127.0.0.1, write a config file (SIGNET_CONFIG), or set SIGNET_DEV_ALLOW_REMOTE=true if you accept that`);
+  }
 
   const jwks = Fields.of('jwks', top.value('jwks'), ['max_age_seconds', 'stale_while_revalidate_seconds', 'stale_if_error_seconds', 'cors_origins']);
   const maxAgeMs = new Fields('jwks', { max_age_seconds: env.SIGNET_JWKS_MAX_AGE_SECONDS ?? jwks.value('max_age_seconds') }, ['max_age_seconds']).seconds('max_age_seconds', 300, { max: 86400 });
@@ -299,6 +316,11 @@ export function loadConfig(env: Env = process.env): SignetConfig {
     };
   });
 
+  const redisUrlValue = env.SIGNET_REDIS_URL ?? top.optionalString('redis_url');
+  const redisUrl = redisUrlValue === undefined ? undefined : checkRedisUrl(redisUrlValue, source(env, 'SIGNET_REDIS_URL', 'redis_url'));
+  const stateDir = env.SIGNET_STATE_DIR ?? top.string('state_dir', '.signet/state');
+  checkWritableDir(stateDir, source(env, 'SIGNET_STATE_DIR', 'state_dir'));
+
   return {
     server: {
       host,
@@ -306,7 +328,7 @@ export function loadConfig(env: Env = process.env): SignetConfig {
       publicUrl,
       bodyLimitBytes: server.integer('body_limit_bytes', 16 * 1024, { min: 1024, max: 1024 * 1024 }),
       trustProxy: server.boolean('trust_proxy', false),
-      logLevel: env.SIGNET_LOG_LEVEL ?? server.oneOf('log_level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+      logLevel: env.SIGNET_LOG_LEVEL === undefined ? server.oneOf('log_level', LOG_LEVELS, 'info') : checkLogLevel(env.SIGNET_LOG_LEVEL, 'SIGNET_LOG_LEVEL'),
       tls: server.has('tls') ? parseTls(Fields.of('server.tls', server.value('tls'), ['cert_file', 'key_file'])) : undefined,
     },
     jwks: {
@@ -316,8 +338,9 @@ export function loadConfig(env: Env = process.env): SignetConfig {
       corsOrigins: jwks.strings('cors_origins', ['*']),
     },
     refreshIntervalMs,
-    stateDir: env.SIGNET_STATE_DIR ?? top.string('state_dir', '.signet/state'),
-    redisUrl: env.SIGNET_REDIS_URL ?? top.optionalString('redis_url'),
+    stateDir,
+    redisUrl,
+    claimLimits: parseClaimLimits(Fields.of('claim_limits', top.value('claim_limits'), ['max_depth', 'max_members', 'max_bytes'])),
     backends,
     rings,
     clients,

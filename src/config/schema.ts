@@ -1,6 +1,7 @@
 // The typed shape of a validated configuration. Durations are seconds in the file, milliseconds
 // here, so nothing downstream multiplies by 1000.
 import type { JwsAlg } from '../jose/algorithms.js';
+import type { ClaimLimits } from '../tokens/claims.js';
 
 export interface LocalBackendConfig {
   type: 'local';
@@ -118,6 +119,8 @@ export interface SignetConfig {
   backends: Map<string, BackendConfig>;
   rings: Map<string, RingConfig>;
   clients: ClientConfig[];
+  /** What a caller may put in `claims`: nesting depth, members per object/array, encoded bytes. */
+  claimLimits: ClaimLimits;
   admin: AdminConfig;
   audit: AuditConfig;
   webhooks: WebhookConfig[];

@@ -1,12 +1,12 @@
 // Before a version may sign real tokens, it signs a throw-away token that is verified the way a
 // resource server would: by kid, against the JWKS document as served (parsed from its bytes).
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
+import { CANARY_AUDIENCE } from '../gateway-audiences.js';
 import type { PublicJwk } from '../jose/jwk.js';
 import { rawVerifier } from '../jose/verify.js';
 import { buildJwksDocument } from '../keyring/jwks-document.js';
 import type { Clock, KeyRing } from '../keyring/keyring.js';
 
-export const CANARY_AUDIENCE = 'urn:signet:canary';
 
 /** Proves a version can sign something a verifier accepts; throws with the reason otherwise. */
 export type Canary = (ring: KeyRing, version: number, publishedJwks: PublicJwk[]) => Promise<void>;

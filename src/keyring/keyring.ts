@@ -7,6 +7,7 @@ import type { RingConfig } from '../config/schema.js';
 import { KeyIntegrityError, NoSigningVersionError } from '../errors.js';
 import { signCompact } from '../jose/compact.js';
 import type { PublicJwk } from '../jose/jwk.js';
+import { normaliseSignature } from '../jose/low-s.js';
 import { rawVerifier, type RawVerifier } from '../jose/verify.js';
 import { emptyLedger, mergeLedgers, type RingLedger } from './ledger.js';
 import { computeLifecycle, latestSafeExpiry, type LifecycleView, type RotationPolicy, type VersionFacts } from './lifecycle.js';
@@ -271,7 +272,8 @@ export class KeyRing {
    */
   async sign(version: number, signingInput: Uint8Array): Promise<Uint8Array> {
     try {
-      return await this.backend.sign(this.ref, version, signingInput, this.checkFor(version));
+      // Low-S for ES256K from every backend (src/jose/low-s.ts); other algs pass through unchanged.
+      return normaliseSignature(this.config.alg, await this.backend.sign(this.ref, version, signingInput, this.checkFor(version)));
     } catch (error) {
       if (error instanceof KeyIntegrityError) this.blockAfterMismatch(version, error.message);
       throw error;

@@ -2,6 +2,7 @@
 // inspect rings and versions, rotate, revoke.
 import type { FastifyPluginAsync } from 'fastify';
 import { BackendUnavailableError, UnauthenticatedError } from '../errors.js';
+import { checkText } from '../tokens/text.js';
 import { findByKeyHash, presentedKeyHash } from '../tokens/api-keys.js';
 import type { KeyRing } from '../keyring/keyring.js';
 import { errorResponses, ringParams } from './schemas.js';
@@ -82,18 +83,19 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
   };
 
   const unauthorised = errorResponses(401, 404, 409, 503);
+  const documented = { tags: ['admin'], security: [{ adminKey: [] }] };
 
-  app.get('/v1/admin/rings', { schema: { response: { 200: { type: 'object', properties: { rings: { type: 'array', items: ringSchema } } }, ...unauthorised } } }, async () => ({
+  app.get('/v1/admin/rings', { schema: { ...documented, response: { 200: { description: 'Every loaded ring', type: 'object', properties: { rings: { type: 'array', items: ringSchema } } }, ...unauthorised } } }, async () => ({
     rings: [...keys.rings.values()].filter((ring) => ring.loaded).map(describeRing),
   }));
 
-  app.get<{ Params: { ring: string } }>('/v1/admin/rings/:ring', { schema: { params: ringParams, response: { 200: ringSchema, ...unauthorised } } }, async (request) =>
+  app.get<{ Params: { ring: string } }>('/v1/admin/rings/:ring', { schema: { ...documented, params: ringParams, response: { 200: { description: 'One ring', ...ringSchema }, ...unauthorised } } }, async (request) =>
     describeRing(keys.ring(request.params.ring)),
   );
 
   app.post<{ Params: { ring: string } }>(
     '/v1/admin/rings/:ring/rotate',
-    { schema: { params: ringParams, response: { 200: { type: 'object', properties: { version: { type: 'integer' }, kid: { type: 'string' }, signs_from: { type: 'string' } } }, ...unauthorised } } },
+    { schema: { ...documented, params: ringParams, response: { 200: { description: 'The new version', type: 'object', properties: { version: { type: 'integer' }, kid: { type: 'string' }, signs_from: { type: 'string' } } }, ...unauthorised } } },
     async (request) => {
       const ring = keys.ring(request.params.ring);
       const version = await rotation.rotateNow(ring);
@@ -107,11 +109,21 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
   app.post<{ Params: { ring: string; version: string }; Body: { reason?: string } | undefined }>(
     '/v1/admin/rings/:ring/versions/:version/revoke',
     {
+      // The body is optional: no body (or no Content-Type) means "no reason given".
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+      // The reason is signed into webhook events: the same text rules as every signed string.
+      preHandler: async (request) => {
+        if (request.body?.reason !== undefined) checkText(request.body.reason, 'reason');
+      },
       schema: {
+        ...documented,
         params: { type: 'object', required: ['ring', 'version'], properties: { ...ringParams.properties, version: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } } },
         body: { type: 'object', additionalProperties: false, properties: { reason: { type: 'string', maxLength: 500 } } },
         response: {
           200: {
+            description: 'The revoked version and, when it was signing, its replacement',
             type: 'object',
             properties: {
               version: { type: 'integer' },

@@ -3,11 +3,12 @@
 // probe that takes a replica out of service) asks only whether the keys are loaded; whether each
 // ring can sign right now is reported beside it, and by /readyz/signing for alerting.
 import type { FastifyPluginAsync } from 'fastify';
+import { errorBody, errorResponses } from './schemas.js';
 
 export const healthRoutes: FastifyPluginAsync = async (app) => {
   const { keys } = app.signet;
 
-  app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { schema: { tags: ['operations'], response: { 200: { description: 'The process serves', type: 'object', properties: { status: { type: 'string' } } }, ...errorResponses() } } }, async () => ({ status: 'ok' }));
 
   const rings = () =>
     [...keys.rings.values()].map((ring) => {
@@ -22,15 +23,22 @@ export const healthRoutes: FastifyPluginAsync = async (app) => {
         ...(ring.refreshError ? { refresh_error: ring.refreshError } : {}),
       };
     });
-  const schema = { response: { '2xx': { $ref: 'signet-readiness#' }, 503: { $ref: 'signet-readiness#' } } };
+  const schema = (ok: string, notOk: string) => ({
+    tags: ['operations'],
+    response: {
+      ...errorResponses(),
+      '2xx': { description: ok, $ref: 'signet-readiness#' },
+      503: { description: `${notOk}, or the replica is shutting down`, anyOf: [{ $ref: 'signet-readiness#' }, errorBody] },
+    },
+  });
 
-  app.get('/readyz', { schema }, async (_request, reply) => {
+  app.get('/readyz', { schema: schema('Every ring is loaded: the JWKS can be served', 'Some ring has not loaded its keys (the body says which)') }, async (_request, reply) => {
     const status = rings();
     const ready = status.every((ring) => ring.loaded);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', rings: status });
   });
 
-  app.get('/readyz/signing', { schema }, async (_request, reply) => {
+  app.get('/readyz/signing', { schema: schema('Every ring can sign now', 'Some ring cannot sign now (the body says which and why)') }, async (_request, reply) => {
     const status = rings();
     const signing = status.every((ring) => ring.can_sign);
     return reply.code(signing ? 200 : 503).send({ status: signing ? 'signing' : 'not_signing', rings: status });

@@ -16,7 +16,14 @@ export const jwksRoutes: FastifyPluginAsync = async (app) => {
   const { staleWhileRevalidateMs, staleIfErrorMs, corsOrigins } = config.jwks;
   const staleDirectives = `stale-while-revalidate=${staleWhileRevalidateMs / 1000}, stale-if-error=${staleIfErrorMs / 1000}`;
 
-  await app.register(cors, { origin: corsOrigins.includes('*') ? '*' : corsOrigins, methods: ['GET', 'HEAD'] });
+  // CORS only here, on the public discovery routes. @fastify/cors also adds a catch-all OPTIONS
+  // route, which would answer preflights for /v1/tokens and /v1/admin: send that to the 404/405 answer.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.routeOptions.url === '*') return reply.callNotFound();
+    done();
+  });
+  await app.register(cors, { origin: corsOrigins.includes('*') ? '*' : corsOrigins, methods: ['GET', 'HEAD'], allowedHeaders: ['If-None-Match'], strictPreflight: false, maxAge: 86400 });
+  const preflight = (path: string) => app.options(path, { schema: { hide: true } }, async (_request, reply) => reply.code(204).send());
 
   const served = metrics.jwksRequests.labels('200');
   const notModified = metrics.jwksRequests.labels('304');
@@ -38,16 +45,34 @@ export const jwksRoutes: FastifyPluginAsync = async (app) => {
     return reply.type('application/json').send(document.body);
   }
 
-  const jwksSchema = { response: errorResponses(404, 503) };
+  const jwk = {
+    type: 'object',
+    required: ['kty', 'use', 'alg', 'kid'],
+    additionalProperties: false,
+    properties: Object.fromEntries(['kty', 'use', 'alg', 'kid', 'crv', 'x', 'y', 'n', 'e'].map((member) => [member, { type: 'string' }])),
+  };
+  const jwksSchema = {
+    tags: ['discovery'],
+    response: {
+      200: { description: 'The published keys (sent as precomputed bytes)', type: 'object', required: ['keys'], additionalProperties: false, properties: { keys: { type: 'array', items: jwk } } },
+      304: { description: 'Not modified (If-None-Match matched the ETag)', type: 'null' },
+      ...errorResponses(404, 503),
+    },
+  };
   app.get('/.well-known/jwks.json', { schema: jwksSchema }, (request, reply) => sendJwks(request, reply));
   app.get<{ Params: { ring: string } }>('/rings/:ring/.well-known/jwks.json', { schema: { params: ringParams, ...jwksSchema } }, (request, reply) =>
     sendJwks(request, reply, request.params.ring),
   );
+  preflight('/.well-known/jwks.json');
+  preflight('/rings/:ring/.well-known/jwks.json');
 
   const discoverySchema = {
+    tags: ['discovery'],
     response: {
       200: {
+        description: 'OpenID Connect discovery metadata',
         type: 'object',
+        required: ['issuer', 'jwks_uri', 'id_token_signing_alg_values_supported', 'response_types_supported', 'subject_types_supported'],
         properties: {
           issuer: { type: 'string' },
           jwks_uri: { type: 'string' },
@@ -59,6 +84,8 @@ export const jwksRoutes: FastifyPluginAsync = async (app) => {
       ...errorResponses(404),
     },
   };
+  preflight('/.well-known/openid-configuration');
+  preflight('/rings/:ring/.well-known/openid-configuration');
   const publicUrl = config.server.publicUrl;
   const discovery = (issuer: string, jwksUri: string, algs: string[]) => ({
     issuer,

@@ -6,16 +6,19 @@ import { errorResponses } from './schemas.js';
 
 const audience = { type: 'string', minLength: 1, maxLength: 512 } as const;
 
+// Shapes only; what a string may contain (no control characters, no lone surrogates), claim
+// nesting, sizes and numbers are checked by the policy (src/tokens/policy.ts), which names the member.
 export const tokenRequestSchema = {
   type: 'object',
   required: ['audience'],
   additionalProperties: false,
   properties: {
-    audience: { anyOf: [audience, { type: 'array', items: audience, minItems: 1, maxItems: 16 }] },
-    subject: { type: 'string', minLength: 1, maxLength: 512 },
-    ttl_seconds: { type: 'integer', minimum: 1 },
-    claims: { type: 'object', maxProperties: 64 },
-    key: { type: 'string', minLength: 1, maxLength: 64 },
+    audience: { anyOf: [audience, { type: 'array', items: audience, minItems: 1, maxItems: 16 }], description: 'Must match one of the client\'s audience patterns; urn:signet:* is reserved' },
+    subject: { type: 'string', minLength: 1, maxLength: 512, description: 'Defaults to the client\'s name' },
+    ttl_seconds: { type: 'integer', minimum: 1, maximum: 31 * 86400 },
+    // No maxProperties here: claim_limits.max_members (configurable) is the one limit.
+    claims: { type: 'object', description: 'Custom claims: names allowed by the client; depth, members and size within claim_limits' },
+    key: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: 'Ring name; defaults to the client\'s first ring' },
   },
 } as const;
 
@@ -37,10 +40,15 @@ export const tokenRoutes: FastifyPluginAsync = async (app) => {
     '/v1/tokens',
     {
       schema: {
+        tags: ['tokens'],
+        summary: 'Issue a signed JWT within the caller\'s policy',
+        security: [{ apiKey: [] }],
         body: tokenRequestSchema,
         response: {
           200: {
+            description: 'The signed token',
             type: 'object',
+            additionalProperties: false,
             required: ['token', 'token_type', 'kid', 'expires_at'],
             properties: {
               token: { type: 'string' },

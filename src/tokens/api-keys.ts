@@ -5,7 +5,8 @@ import { UnauthenticatedError } from '../errors.js';
 
 /** The SHA-256 of the presented bearer key; `who` names the key in the error ("API", "admin API"). */
 export function presentedKeyHash(authorization: string | undefined, who: string): Buffer {
-  const match = /^Bearer ([\x21-\x7e]{1,512})$/.exec(authorization ?? '');
+  // The scheme is case-insensitive and may be followed by more than one space (RFC 9110 §11.1, §11.4).
+  const match = /^Bearer +([\x21-\x7e]{1,512})$/i.exec(authorization ?? '');
   if (!match) throw new UnauthenticatedError(`send the ${who} key as "Authorization: Bearer <key>"`);
   return createHash('sha256').update(match[1]!).digest();
 }

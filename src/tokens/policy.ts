@@ -1,10 +1,15 @@
 // Who is calling, and what their policy lets them ask for. Every rejection is a typed error
 // with a stable code; nothing here trusts the request body's shape beyond the route schema.
+import { RESERVED_AUDIENCE_PREFIX } from '../gateway-audiences.js';
 import type { ClientConfig, RingConfig } from '../config/schema.js';
 import { TokenBucket } from '../token-bucket.js';
 import { findByKeyHash, presentedKeyHash } from './api-keys.js';
+import { checkClaims, DEFAULT_CLAIM_LIMITS, type ClaimLimits } from './claims.js';
+import { canonicalUrl, compileAudiencePattern, compileTextPattern, isUrlPattern, type Matcher } from './glob.js';
+import { checkText } from './text.js';
 import {
   AudienceNotAllowedError,
+  AudienceReservedError,
   RateLimitedError,
   ClaimNotAllowedError,
   InvalidRequestError,
@@ -36,17 +41,12 @@ export interface AuthorisedRequest {
   claims: Record<string, unknown>;
 }
 
-/** `*` matches any run of characters; everything else is literal. */
-export function globToRegExp(pattern: string): RegExp {
-  const escaped = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'));
-  return new RegExp(`^${escaped.join('.*')}$`, 's');
-}
 
 export class ClientPolicy {
   readonly name: string;
   readonly keyHash: Buffer;
-  private readonly audiences: RegExp[];
-  private readonly subjects: RegExp[];
+  private readonly audiences: Matcher[];
+  private readonly subjects: Matcher[];
   private readonly anyRing: boolean;
   private readonly rings: ReadonlySet<string>;
   private readonly anyClaim: boolean;
@@ -57,14 +57,15 @@ export class ClientPolicy {
     private readonly config: ClientConfig,
     private readonly ringConfigs: ReadonlyMap<string, RingConfig>,
     now: () => number = () => performance.now(),
+    private readonly claimLimits: ClaimLimits = DEFAULT_CLAIM_LIMITS,
   ) {
     if (config.rateLimitPerSecond > 0) {
       this.bucket = new TokenBucket(config.rateLimitPerSecond, Math.max(1, config.rateLimitBurst || config.rateLimitPerSecond), now);
     }
     this.name = config.name;
     this.keyHash = Buffer.from(config.apiKeySha256, 'hex');
-    this.audiences = config.audiences.map(globToRegExp);
-    this.subjects = config.subjects.map(globToRegExp);
+    this.audiences = config.audiences.map(compileAudiencePattern);
+    this.subjects = config.subjects.map(compileTextPattern);
     this.anyRing = config.rings.includes('*');
     this.rings = new Set(config.rings);
     this.anyClaim = config.claims.includes('*');
@@ -95,16 +96,23 @@ export class ClientPolicy {
 
     const audiences = Array.isArray(request.audience) ? request.audience : [request.audience];
     if (audiences.length === 0) throw new InvalidRequestError('audience must name at least one audience');
-    for (const audience of audiences) {
-      if (!this.audiences.some((pattern) => pattern.test(audience))) {
-        throw new AudienceNotAllowedError(`client "${this.name}" may not issue tokens for audience "${audience}"`);
+    for (const [index, audience] of audiences.entries()) {
+      checkText(audience, Array.isArray(request.audience) ? `audience[${index}]` : 'audience');
+      if (audience.toLowerCase().startsWith(RESERVED_AUDIENCE_PREFIX)) {
+        throw new AudienceReservedError(`audience ${JSON.stringify(audience)} is in the "${RESERVED_AUDIENCE_PREFIX}" namespace, which only the gateway's own tokens use`);
+      }
+      if (!this.audiences.some((matches) => matches(audience))) {
+        throw new AudienceNotAllowedError(`client "${this.name}" may not issue tokens for audience ${JSON.stringify(audience)}${canonicalHint(audience)}`);
       }
     }
 
     // Without an explicit subject the token is about the caller itself.
     const subject = request.subject ?? this.name;
-    if (request.subject !== undefined && !this.subjects.some((pattern) => pattern.test(subject))) {
-      throw new SubjectNotAllowedError(`client "${this.name}" may not issue tokens for subject "${subject}"`);
+    if (request.subject !== undefined) {
+      checkText(subject, 'subject');
+      if (!this.subjects.some((matches) => matches(subject))) {
+        throw new SubjectNotAllowedError(`client "${this.name}" may not issue tokens for subject ${JSON.stringify(subject)}`);
+      }
     }
 
     const maxTtlMs = Math.min(this.config.maxTtlMs, ring.maxTokenTtlMs);
@@ -115,6 +123,7 @@ export class ClientPolicy {
 
     const claims = request.claims ?? {};
     for (const name of Object.keys(claims)) {
+      checkText(name, 'a claim name');
       if (RESERVED_CLAIMS.has(name)) {
         throw new ReservedClaimError(`claim "${name}" is set by the gateway only${name === 'sub' || name === 'aud' ? ` (use the "${name === 'sub' ? 'subject' : 'audience'}" field)` : ''}`);
       }
@@ -123,17 +132,36 @@ export class ClientPolicy {
       }
     }
 
+    checkClaims(claims, this.claimLimits);
+
     return { client: this.name, ring: ringName, audience: request.audience, subject, ttlMs, claims };
   }
+}
+
+// A URL audience written differently from how a parser prints it never matches a URL pattern; say so.
+function canonicalHint(audience: string): string {
+  const canonical = isUrlPattern(audience) ? canonicalUrl(audience) : undefined;
+  if (!canonical || canonical === audience || canonical === `${audience}/`) return '';
+  return ` (URL audiences must be written as a URL parser prints them: ${JSON.stringify(canonical)})`;
+}
+
+/**
+ * The policy `signet token` runs under: any ring, audience, subject and non-reserved claim, but
+ * the same reserved-claim, text, claim-limit and TTL checks as the API, so an operator cannot
+ * mint what no client could (a chosen iss/jti/exp, a __proto__ claim, an event audience).
+ */
+export function operatorPolicy(rings: ReadonlyMap<string, RingConfig>, claimLimits: ClaimLimits): ClientPolicy {
+  const config: ClientConfig = { name: 'signet-cli', apiKeySha256: '0'.repeat(64), rings: ['*'], audiences: ['*'], subjects: ['*'], claims: ['*'], maxTtlMs: 31 * 86400_000, rateLimitPerSecond: 0, rateLimitBurst: 0 };
+  return new ClientPolicy(config, rings, undefined, claimLimits);
 }
 
 /** Finds the client whose API key hash matches. */
 export class ClientDirectory {
   private readonly clients: Array<{ hash: Buffer; value: ClientPolicy }>;
 
-  constructor(clients: readonly ClientConfig[], rings: ReadonlyMap<string, RingConfig>) {
+  constructor(clients: readonly ClientConfig[], rings: ReadonlyMap<string, RingConfig>, claimLimits: ClaimLimits = DEFAULT_CLAIM_LIMITS) {
     this.clients = clients.map((client) => {
-      const policy = new ClientPolicy(client, rings);
+      const policy = new ClientPolicy(client, rings, undefined, claimLimits);
       return { hash: policy.keyHash, value: policy };
     });
   }
