@@ -6,10 +6,16 @@ export class GatewayError extends Error {
   readonly status: number = 500;
   /** Seconds, sent as Retry-After on 503/429. */
   retryAfterSeconds?: number;
+  /**
+   * For a 5xx, words the caller may see instead of the generic ones: only facts of the gateway's
+   * own (versions, store names), never text from a backend, Redis or a library.
+   */
+  readonly publicMessage?: string;
 
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: { cause?: unknown; publicMessage?: string }) {
     super(message, options);
     this.name = new.target.name;
+    if (options?.publicMessage !== undefined) this.publicMessage = options.publicMessage;
   }
 }
 
@@ -127,7 +133,7 @@ export class RateLimitedError extends GatewayError {
 export class BackendUnavailableError extends GatewayError {
   override readonly code: string = 'ERR_BACKEND_UNAVAILABLE';
   override readonly status: number = 503;
-  constructor(message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+  constructor(message: string, options?: { cause?: unknown; retryAfterSeconds?: number; publicMessage?: string }) {
     super(message, options);
     this.retryAfterSeconds = options?.retryAfterSeconds ?? 1;
   }

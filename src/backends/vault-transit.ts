@@ -16,7 +16,7 @@ import {
 import { signatureMismatch, type BackendHealth, type KeyRef, type KeyVersion, type RevocationRecord, type SignatureCheck, type SigningBackend } from './backend.js';
 import { GroupCommit, type ItemResult } from './group-commit.js';
 import { undiciTransport } from './vault-transport.js';
-import { DEFAULT_REVOCATION_KV_MOUNT, forbiddenPaths, revocationRecordsPath, trimMount, unguardedPaths } from '../vault/paths.js';
+import { DEFAULT_REVOCATION_KV_MOUNT, forbiddenPaths, grantedPaths, revocationRecordsPath, trimMount, unguardedPaths } from '../vault/paths.js';
 
 /** The two calls this backend needs; node-vault's client satisfies it, and so can a test fake. */
 export interface VaultClient {
@@ -382,9 +382,15 @@ export class VaultTransitBackend implements SigningBackend {
       })),
       ...unguardedPaths(scope).map((probe) => ({ ...probe, fix: 'Remove the policy that grants it: the generated policies grant only read on the key and create+read on a record' })),
     ].filter((probe) => probe.capabilities.length > 0);
+    // What the token must be able to do for revocations to outlive Redis: read the records.
+    const required = grantedPaths(scope);
+    const needed = [
+      { probe: required.recordList, capabilities: ['list'] },
+      { probe: required.record.replace(/\+$/, '1'), capabilities: ['read'] },
+    ];
     let granted: Record<string, string[] | undefined>;
     try {
-      const response = (await this.client.write('sys/capabilities-self', { paths: probes.map((p) => p.probe) })) as { data?: Record<string, string[]> } | undefined;
+      const response = (await this.client.write('sys/capabilities-self', { paths: [...probes, ...needed].map((p) => p.probe) })) as { data?: Record<string, string[]> } | undefined;
       granted = response?.data ?? {};
     } catch (error) {
       return [...findings, `could not check what Signet's Vault token may do to key "${ref.key}" (${vaultError(error, 'sys/capabilities-self').message}). ${POLICY_ADVICE}`];
@@ -393,6 +399,12 @@ export class VaultTransitBackend implements SigningBackend {
     for (const { probe, capabilities, risk, fix } of probes) {
       const held = capabilities.filter((capability) => granted[probe]?.includes(capability));
       if (held.length > 0) findings.push(`Signet's Vault token can ${held.join('/')} ${probe}: it could ${risk}. ${fix}`);
+    }
+    for (const { probe, capabilities } of needed) {
+      const missing = capabilities.filter((capability) => !granted[probe]?.includes(capability));
+      if (missing.length > 0) {
+        findings.push(`Signet's Vault token cannot ${missing.join('/')} ${probe}: a replica that starts with an empty state_dir while Redis is empty would not learn the revocations kept there. Attach the policy from \`signet vault-policy --role signer\``);
+      }
     }
     return findings;
   }

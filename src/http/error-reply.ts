@@ -81,7 +81,7 @@ const PUBLIC_5XX: Readonly<Record<string, string>> = {
 
 export function publicMessage(error: GatewayError, requestId: string): string {
   if (error.status < 500) return error.message;
-  const what = PUBLIC_5XX[error.code] ?? 'the gateway could not complete the request';
+  const what = error.publicMessage ?? PUBLIC_5XX[error.code] ?? 'the gateway could not complete the request';
   const retry = error.retryAfterSeconds === undefined ? '' : `; retry after ${error.retryAfterSeconds} s`;
   return `${what}${retry} (details in the gateway log, reqId ${requestId})`;
 }

@@ -71,17 +71,20 @@ export class RevocationService {
   private async ensureSigner(ring: KeyRing): Promise<string | undefined> {
     const { refresher, rotation } = this.options;
     const deadline = Date.now() + REPLACEMENT_WAIT_MS;
-    await refresher.refreshRing(ring).catch(() => undefined);
-    while (ring.current().view.signing === null && ring.current().view.rotationDue && Date.now() < deadline) {
-      try {
-        if ((await rotation.rotateIfDue(ring, 'revocation', { throwOnError: true })) !== undefined) continue;
-      } catch (error) {
-        return error instanceof Error ? error.message : String(error);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    return rotation.replacingFor(ring, async () => {
       await refresher.refreshRing(ring).catch(() => undefined);
-    }
-    return undefined;
+      while (ring.current().view.signing === null && ring.current().view.rotationDue) {
+        if (Date.now() >= deadline) return `no version that may sign appeared within ${REPLACEMENT_WAIT_MS / 1000} s`;
+        try {
+          if ((await rotation.rotateIfDue(ring, 'revocation', { throwOnError: true })) !== undefined) continue;
+        } catch (error) {
+          return error instanceof Error ? error.message : String(error);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await refresher.refreshRing(ring).catch(() => undefined);
+      }
+      return undefined;
+    });
   }
 
   async revoke(ring: KeyRing, version: number, reason: string, by: string): Promise<RevocationResult> {

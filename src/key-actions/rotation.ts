@@ -17,6 +17,8 @@ export type RotationReason = 'scheduled' | 'manual' | 'revocation';
 
 export class RotationController {
   private readonly signingSeen = new Map<string, number>();
+  /** Rings whose replacement a revocation is making: the scheduler leaves them to it. */
+  private readonly replacing = new Set<string>();
 
   constructor(
     private readonly refresher: RingRefresher,
@@ -36,7 +38,7 @@ export class RotationController {
     const { view } = ring.current();
     // With nothing able to sign, the version made is the replacement of a revoked (or disabled,
     // or quarantined) one: key.revoked names it, so no key.rotated is sent for it.
-    if (view.rotationDue) void this.rotateIfDue(ring, view.signing === null ? 'revocation' : 'scheduled');
+    if (view.rotationDue && !this.replacing.has(ring.name)) void this.rotateIfDue(ring, view.signing === null ? 'revocation' : 'scheduled');
     // Backends that name the signing version (KMS alias) follow the lifecycle's choice.
     if (view.signing !== null && this.signingSeen.get(ring.name) !== view.signing) {
       this.signingSeen.set(ring.name, view.signing);
@@ -67,6 +69,16 @@ export class RotationController {
       this.logger.error({ ring: ring.name, err: error }, `${reason} rotation failed; will retry on the next refresh`);
       if (throwOnError) throw error;
       return undefined;
+    }
+  }
+
+  /** Runs a revocation's replacement work without the scheduler starting a rotation of its own alongside. */
+  async replacingFor<T>(ring: KeyRing, work: () => Promise<T>): Promise<T> {
+    this.replacing.add(ring.name);
+    try {
+      return await work();
+    } finally {
+      this.replacing.delete(ring.name);
     }
   }
 

@@ -153,7 +153,8 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
         request_id: request.id,
       });
       if (result.replacementError) {
-        throw new BackendUnavailableError(`version ${result.version} is revoked (recorded in ${result.recordedIn.join(', ')}), but nothing signs now: no replacement could be created (${result.replacementError}). Signing resumes when a new version appears`);
+        const recorded = `version ${result.version} is revoked (recorded in ${result.recordedIn.join(', ')}), but nothing signs now: no replacement could be created`;
+        throw new BackendUnavailableError(`${recorded} (${result.replacementError})`, { retryAfterSeconds: 30, publicMessage: `${recorded}. Signing resumes when a new version appears` });
       }
       return { version: result.version, kid: result.kid, replacement: result.replacement, recorded_in: result.recordedIn };
     },
