@@ -87,6 +87,8 @@ export async function startGateway(
   dir: string,
   cleanup: Cleanup,
   nodeArgs: string[] = [],
+  /** The checkout whose dist/ runs (bench:ab runs an older build beside this one). */
+  root = '.',
 ): Promise<Gateway> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -125,7 +127,7 @@ export async function startGateway(
   const server = await startServer(
     name,
     process.execPath,
-    [...nodeArgs, 'dist/cli.js', 'serve'],
+    [...nodeArgs, join(root, 'dist', 'cli.js'), 'serve'],
     url,
     async () => (await fetch(`${url}/readyz`)).status === 200,
     env,

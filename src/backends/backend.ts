@@ -35,9 +35,9 @@ export interface RevocationRecord {
 /**
  * Checks a backend's signatures against the key the ring published for the version, so a key
  * changed under a published version is caught before a token leaves. Transit, whose key can be
- * replaced under its name, verifies one signature of every request (a batch signs with one key
- * version). KMS and local sign by a key fixed at refresh (an immutable KeyId, a loaded key), so
- * they verify a sample, when `sample()` says so.
+ * replaced under its name, verifies one signature of every batch (a batch signs with one key
+ * version), and single signs when `sample()` says so: all of them up to a rate, a sample above it.
+ * KMS and local sign by a key fixed at refresh (an immutable KeyId, a loaded key): `sample()` too.
  */
 export interface SignatureCheck {
   verify(signingInput: Uint8Array, signature: Uint8Array): boolean;

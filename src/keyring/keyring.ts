@@ -9,6 +9,7 @@ import { signCompact } from '../jose/compact.js';
 import type { PublicJwk } from '../jose/jwk.js';
 import { normaliseSignature } from '../jose/low-s.js';
 import { rawVerifier, type RawVerifier } from '../jose/verify.js';
+import { TokenBucket } from '../token-bucket.js';
 import { emptyLedger, mergeLedgers, type RingLedger } from './ledger.js';
 import { computeLifecycle, latestSafeExpiry, type LifecycleView, type RotationPolicy, type VersionFacts } from './lifecycle.js';
 
@@ -50,7 +51,12 @@ export interface ObservedListing {
   jwks: ReadonlyMap<number, PublicJwk>;
 }
 
-/** Backends that sign by a key fixed at refresh verify one signature in this many (see SignatureCheck). */
+/**
+ * Unbatched signs are all checked while fewer than SINGLE_CHECKS_PER_SECOND arrive; above that rate
+ * one in SAMPLED_CHECK_EVERY more is, so a flood of single signs cannot make verification the
+ * gateway's main cost (one ECDSA verify costs about as much CPU as the rest of a token).
+ */
+export const SINGLE_CHECKS_PER_SECOND = 100;
 export const SAMPLED_CHECK_EVERY = 16;
 
 export class KeyRing {
@@ -67,6 +73,7 @@ export class KeyRing {
   /** Why a version's canary did not pass, for operators. */
   readonly canaryFailures = new Map<number, string>();
   private readonly checks = new Map<string, SignatureCheck>();
+  private readonly singleChecks: TokenBucket;
   private snapshot?: RingSnapshot;
   private seeded = false;
   /** Why the last refresh failed (the ring keeps serving its last good state), or undefined. */
@@ -82,6 +89,7 @@ export class KeyRing {
     readonly requiresCanary = true,
   ) {
     this.ref = { ring: config.name, key: config.key, alg: config.alg };
+    this.singleChecks = new TokenBucket(SINGLE_CHECKS_PER_SECOND, SINGLE_CHECKS_PER_SECOND, clock);
     this.policy = { prepublishMs: config.prepublishMs, graceMs: config.graceMs, rotationPeriodMs: config.rotationPeriodMs };
   }
 
@@ -306,11 +314,10 @@ export class KeyRing {
     let check = this.checks.get(key);
     if (!check) {
       const verify: RawVerifier = rawVerifier(pinned, this.config.alg);
-      let unchecked = 0;
+      let beyondBudget = 0;
       check = {
         verify,
-        // The first sign with a key is always checked, then one in SAMPLED_CHECK_EVERY.
-        sample: () => unchecked++ % SAMPLED_CHECK_EVERY === 0,
+        sample: () => this.singleChecks.reserve(0) !== undefined || beyondBudget++ % SAMPLED_CHECK_EVERY === 0,
       };
       this.checks.set(key, check);
     }
