@@ -204,7 +204,7 @@ async function token(config: SignetConfig, values: Record<string, string | strin
       claims,
       key: typeof values.ring === 'string' ? values.ring : undefined,
     });
-    const issued = await issueToken(app.signet.keys.ring(authorised.ring), authorised, Date.now());
+    const issued = await issueToken(app.signet.keys.ring(authorised.ring), authorised, app.signet.clock());
     process.stdout.write(`${issued.token}\n`);
   }, { signs: true });
 }
