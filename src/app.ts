@@ -1,5 +1,4 @@
 // buildApp(config): the whole gateway as a Fastify instance, without listening.
-import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { SigningBackend } from './backends/backend.js';
@@ -32,7 +31,10 @@ import type { Coordination } from './state/coordination.js';
 import { FileLedgerStore } from './state/file-ledger.js';
 import { LocalCoordination } from './state/local-coordination.js';
 import type { RedisState } from './state/redis-state.js';
-import { ClientDirectory } from './tokens/policy.js';
+import { CallerDirectory } from './auth/callers.js';
+import { httpsOptions } from './auth/certificates.js';
+import { oauthRoutes } from './auth/oauth/token-endpoint.js';
+import { RateLimits } from './auth/rate-limit.js';
 import { WebhookNotifier } from './webhooks.js';
 
 export interface BuildOptions {
@@ -154,7 +156,7 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
 
   const tls = config.server.tls;
   const app = Fastify({
-    ...(tls ? { https: { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } } : {}),
+    ...(tls ? { https: httpsOptions(tls) } : {}),
     loggerInstance: logger as FastifyBaseLogger,
     // One audit line per token instead of two framework lines per request.
     logController: new LogController({ disableRequestLogging: true }),
@@ -167,7 +169,9 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
     return503OnClosing: true,
   });
 
-  const services: Services = { config, keys, refresh, clients: new ClientDirectory(config.clients, config.rings), metrics, clock, rotation, revocation, audit };
+  const clients = new CallerDirectory(config, metrics.registry, clock);
+  const rateLimits = new RateLimits(redis, logger);
+  const services: Services = { config, keys, refresh, clients, rateLimits, metrics, clock, rotation, revocation, audit };
   app.decorate('signet', services);
   // JSON only: Fastify's default text/plain parser would turn a form post into a 400 about shape.
   app.removeContentTypeParser('text/plain');
@@ -201,6 +205,7 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
   await app.register(metricsRoutes);
   await app.register(jwksRoutes);
   await app.register(tokenRoutes);
+  await app.register(oauthRoutes);
   await app.register(adminRoutes);
 
   app.addHook('onReady', async () => {

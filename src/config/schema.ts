@@ -1,6 +1,7 @@
 // The typed shape of a validated configuration. Durations are seconds in the file, milliseconds
 // here, so nothing downstream multiplies by 1000.
 import type { JwsAlg } from '../jose/algorithms.js';
+import type { ClientIdentity, IdentityProviderConfig } from '../auth/identity-config.js';
 
 export interface LocalBackendConfig {
   type: 'local';
@@ -56,8 +57,10 @@ export interface RingConfig {
 
 export interface ClientConfig {
   name: string;
-  /** Lower-case hex SHA-256 of the API key. */
-  apiKeySha256: string;
+  /** Lower-case hex SHA-256 of the API key; absent for clients that authenticate otherwise. */
+  apiKeySha256?: string;
+  /** Workload identities, certificates and keys the client may authenticate with (src/auth). */
+  identity?: ClientIdentity;
   rings: string[];
   audiences: string[];
   subjects: string[];
@@ -102,7 +105,7 @@ export interface SignetConfig {
     trustProxy: boolean;
     logLevel: string;
     /** Serve HTTPS directly (PEM files); otherwise terminate TLS in front of Signet. */
-    tls?: { certFile: string; keyFile: string };
+    tls?: { certFile: string; keyFile: string; clientCaFile?: string };
   };
   jwks: {
     maxAgeMs: number;
@@ -118,6 +121,10 @@ export interface SignetConfig {
   backends: Map<string, BackendConfig>;
   rings: Map<string, RingConfig>;
   clients: ClientConfig[];
+  /** Issuers whose workload tokens callers may authenticate with. */
+  identityProviders: IdentityProviderConfig[];
+  /** Reload clients and identity providers when the config file changes (SIGHUP always reloads). */
+  reload: { watch: boolean };
   admin: AdminConfig;
   audit: AuditConfig;
   webhooks: WebhookConfig[];

@@ -10,6 +10,7 @@ import type { PublicJwk } from '../jose/jwk.js';
 import { LEDGER_PARTS, type RevocationRecord, type RingLedger } from '../keyring/ledger.js';
 import type { Coordination, RingChange } from './coordination.js';
 import type { LedgerStore } from './ledger-store.js';
+import { SHARED_BUCKET_SCRIPT } from './shared-bucket.js';
 
 const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 const COMMAND_TIMEOUT_MS = 1000;
@@ -125,6 +126,12 @@ export class RedisState implements LedgerStore, Coordination {
       if (change) listener(change);
     });
     this.subscriber.subscribe(this.key('changes')).catch(() => undefined);
+  }
+
+  /** Takes one token from the bucket `name` shared by all replicas: 0 when taken, else ms until one is free. */
+  async takeToken(name: string, ratePerSecond: number, capacity: number): Promise<number> {
+    const [taken, waitMs] = (await this.run('rate limit', () => this.client.eval(SHARED_BUCKET_SCRIPT, 1, this.key('bucket', name), ratePerSecond, capacity))) as [number, number];
+    return taken === 1 ? 0 : Math.max(1, waitMs);
   }
 
   async close(): Promise<void> {

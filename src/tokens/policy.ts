@@ -1,18 +1,14 @@
 // Who is calling, and what their policy lets them ask for. Every rejection is a typed error
 // with a stable code; nothing here trusts the request body's shape beyond the route schema.
 import type { ClientConfig, RingConfig } from '../config/schema.js';
-import { TokenBucket } from '../token-bucket.js';
-import { findByKeyHash, presentedKeyHash } from './api-keys.js';
 import {
   AudienceNotAllowedError,
-  RateLimitedError,
   ClaimNotAllowedError,
   InvalidRequestError,
   ReservedClaimError,
   RingNotAllowedError,
   SubjectNotAllowedError,
   TtlTooLongError,
-  UnauthenticatedError,
   UnknownRingError,
 } from '../errors.js';
 
@@ -44,25 +40,19 @@ export function globToRegExp(pattern: string): RegExp {
 
 export class ClientPolicy {
   readonly name: string;
-  readonly keyHash: Buffer;
   private readonly audiences: RegExp[];
   private readonly subjects: RegExp[];
   private readonly anyRing: boolean;
   private readonly rings: ReadonlySet<string>;
   private readonly anyClaim: boolean;
   private readonly claims: ReadonlySet<string>;
-  private readonly bucket?: TokenBucket;
 
+  // Authentication and rate limits live in src/auth (callers.ts, rate-limit.ts): they outlive a config reload.
   constructor(
     private readonly config: ClientConfig,
     private readonly ringConfigs: ReadonlyMap<string, RingConfig>,
-    now: () => number = () => performance.now(),
   ) {
-    if (config.rateLimitPerSecond > 0) {
-      this.bucket = new TokenBucket(config.rateLimitPerSecond, Math.max(1, config.rateLimitBurst || config.rateLimitPerSecond), now);
-    }
     this.name = config.name;
-    this.keyHash = Buffer.from(config.apiKeySha256, 'hex');
     this.audiences = config.audiences.map(globToRegExp);
     this.subjects = config.subjects.map(globToRegExp);
     this.anyRing = config.rings.includes('*');
@@ -75,14 +65,6 @@ export class ClientPolicy {
     const first = this.anyRing ? this.ringConfigs.keys().next().value : this.config.rings[0];
     if (!first) throw new RingNotAllowedError(`client "${this.name}" may not use any ring`);
     return first;
-  }
-
-  /** Spends one token of the client's rate limit; a client over it gets 429 with Retry-After. */
-  consumeRateLimit(): void {
-    if (!this.bucket || this.bucket.reserve(0) !== undefined) return;
-    const error = new RateLimitedError(`client "${this.name}" is over its rate limit of ${this.config.rateLimitPerSecond} tokens per second`);
-    error.retryAfterSeconds = 1;
-    throw error;
   }
 
   authorise(request: TokenRequest): AuthorisedRequest {
@@ -124,23 +106,5 @@ export class ClientPolicy {
     }
 
     return { client: this.name, ring: ringName, audience: request.audience, subject, ttlMs, claims };
-  }
-}
-
-/** Finds the client whose API key hash matches. */
-export class ClientDirectory {
-  private readonly clients: Array<{ hash: Buffer; value: ClientPolicy }>;
-
-  constructor(clients: readonly ClientConfig[], rings: ReadonlyMap<string, RingConfig>) {
-    this.clients = clients.map((client) => {
-      const policy = new ClientPolicy(client, rings);
-      return { hash: policy.keyHash, value: policy };
-    });
-  }
-
-  authenticate(authorization: string | undefined): ClientPolicy {
-    const found = findByKeyHash(this.clients, presentedKeyHash(authorization, 'API'));
-    if (!found) throw new UnauthenticatedError('unknown API key');
-    return found;
   }
 }
