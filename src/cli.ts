@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, createLogger } from './app.js';
 import { generateApiKey, loadConfig, sha256Hex } from './config/load.js';
+import { installReload } from './config/reload.js';
 import type { SignetConfig } from './config/schema.js';
 import { BackendUnavailableError, ConfigError, GatewayError } from './errors.js';
 import { issueToken } from './tokens/issue.js';
@@ -47,6 +48,7 @@ async function serve(config: SignetConfig): Promise<void> {
   const logger = createLogger(config.server.logLevel);
   const app = await buildApp(config, { logger });
   await app.listen({ host: config.server.host, port: config.server.port });
+  installReload(app, process.env, logger); // SIGHUP and config-file changes reload clients and identity providers
   if (config.devApiKey) {
     const source = config.devApiKey.generated ? 'generated for this run; set SIGNET_DEV_API_KEY to keep one' : 'from SIGNET_DEV_API_KEY';
     process.stderr.write(`\nSignet dev mode on ${config.server.publicUrl}\n  dev API key (${source}):\n  ${config.devApiKey.value}\n`);
