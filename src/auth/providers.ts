@@ -14,7 +14,8 @@ export interface VerifiedIdentity {
 
 /** Why jose refused a token, in words a caller can act on; anything missing here is the provider's fault (503). */
 const REFUSALS: Readonly<Record<string, (error: joseErrors.JOSEError) => string>> = {
-  ERR_JWT_EXPIRED: () => 'the token has expired',
+  // jose reports a token over maxTokenAge as expired, naming the iat claim.
+  ERR_JWT_EXPIRED: (error) => ((error as joseErrors.JWTExpired).claim === 'iat' ? 'the token is older than the provider\'s max_token_age_seconds' : 'the token has expired'),
   ERR_JWT_CLAIM_VALIDATION_FAILED: (error) => {
     const { claim, reason } = error as joseErrors.JWTClaimValidationFailed;
     if (reason === 'missing') return `the token has no "${claim}" claim`;

@@ -37,6 +37,13 @@ const BY_CODE: Readonly<Record<string, OAuthErrorCode>> = {
   ERR_RATE_LIMITED: 'temporarily_unavailable',
 };
 
+// RFC 6749 §5.2 answers 400 (401 for invalid_client); statuses that say something else HTTP-wise stay.
+const KEPT_STATUSES: ReadonlySet<number> = new Set([413, 415, 429]);
+function oauthStatus(code: OAuthErrorCode, status: number): number {
+  if (code === 'invalid_client') return 401;
+  return KEPT_STATUSES.has(status) || status >= 500 ? status : 400;
+}
+
 /** Framework errors (validation, parsing, limits) carry a status and an FST code, not a GatewayError. */
 interface FrameworkError extends Error {
   statusCode?: number;
@@ -49,7 +56,7 @@ export function toOAuthError(error: unknown): { oauth: OAuthError; retryAfterSec
     const code = BY_CODE[error.code] ?? (error.status === 503 ? 'temporarily_unavailable' : error.status >= 500 ? 'server_error' : 'invalid_request');
     // 500s hide their message: it may carry internals. 503 messages are ours and say what to check.
     const description = error.status === 500 ? 'internal error' : error.message;
-    return { oauth: new OAuthError(code, description, error.status), retryAfterSeconds: error.retryAfterSeconds, internal: error.status === 500 };
+    return { oauth: new OAuthError(code, description, oauthStatus(code, error.status)), retryAfterSeconds: error.retryAfterSeconds, internal: error.status === 500 };
   }
   const framework = error as FrameworkError;
   if (framework.validation) return { oauth: new OAuthError('invalid_request', `request ${framework.message.replace(/^body\/?/, '')}`.trim()), internal: false };
