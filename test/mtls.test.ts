@@ -101,7 +101,7 @@ describe('mTLS', () => {
   });
 
   it('tls_client_auth (RFC 8705) at /oauth2/token, through oauth4webapi with the certificate', async () => {
-    const dispatcher = new Agent({ connect: { ca: serverCa.pem.cert, cert: certs.reports.cert, key: certs.reports.key } });
+    const dispatcher = new Agent({ connect: { ca: serverCa.pem.cert, cert: certs.reports!.cert, key: certs.reports!.key } });
     const options = { [oauth.customFetch]: (url: string, init: RequestInit) => undiciFetch(url, { ...(init as object), dispatcher }) as unknown as Promise<Response> };
     const as = await oauth.processDiscoveryResponse(new URL(gateway.url), await oauth.discoveryRequest(new URL(gateway.url), { algorithm: 'oauth2', ...options }));
     expect(as.token_endpoint_auth_methods_supported).toContain('tls_client_auth');
@@ -115,7 +115,7 @@ describe('mTLS', () => {
   });
 
   it('the SDK authenticates with a client certificate', async () => {
-    const source = createTokenSource({ url: gateway.url, tls: { cert: certs.orders.cert, key: certs.orders.key, ca: serverCa.pem.cert } });
+    const source = createTokenSource({ url: gateway.url, tls: { cert: certs.orders!.cert, key: certs.orders!.key, ca: serverCa.pem.cert } });
     try {
       const token = await source.getToken({ audience: 'https://api.internal' });
       expect(decodeJwt(token).sub).toBe(ORDERS_SAN);
