@@ -50,19 +50,20 @@ interface FrameworkError extends Error {
   validation?: unknown;
 }
 
-export function toOAuthError(error: unknown): { oauth: OAuthError; retryAfterSeconds?: number; internal: boolean } {
-  if (error instanceof OAuthError) return { oauth: error, internal: false };
+/** The OAuth answer, and the code counted in signet_request_errors_total (Signet's own where there is one, so 5xx alerts see them). */
+export function toOAuthError(error: unknown): { oauth: OAuthError; metricCode: string; retryAfterSeconds?: number; internal: boolean } {
+  if (error instanceof OAuthError) return { oauth: error, metricCode: `oauth:${error.error}`, internal: false };
   if (error instanceof GatewayError) {
     const code = BY_CODE[error.code] ?? (error.status === 503 ? 'temporarily_unavailable' : error.status >= 500 ? 'server_error' : 'invalid_request');
     // 500s hide their message: it may carry internals. 503 messages are ours and say what to check.
     const description = error.status === 500 ? 'internal error' : error.message;
-    return { oauth: new OAuthError(code, description, oauthStatus(code, error.status)), retryAfterSeconds: error.retryAfterSeconds, internal: error.status === 500 };
+    return { oauth: new OAuthError(code, description, oauthStatus(code, error.status)), metricCode: error.code, retryAfterSeconds: error.retryAfterSeconds, internal: error.status === 500 };
   }
   const framework = error as FrameworkError;
-  if (framework.validation) return { oauth: new OAuthError('invalid_request', `request ${framework.message.replace(/^body\/?/, '')}`.trim()), internal: false };
+  if (framework.validation) return { oauth: new OAuthError('invalid_request', `request ${framework.message.replace(/^body\/?/, '')}`.trim()), metricCode: 'oauth:invalid_request', internal: false };
   const status = framework.statusCode;
-  if (status && status >= 400 && status < 500) return { oauth: new OAuthError('invalid_request', framework.message, status), internal: false };
-  return { oauth: new OAuthError('server_error', 'internal error', 500), internal: true };
+  if (status && status >= 400 && status < 500) return { oauth: new OAuthError('invalid_request', framework.message, status), metricCode: 'oauth:invalid_request', internal: false };
+  return { oauth: new OAuthError('server_error', 'internal error', 500), metricCode: 'ERR_INTERNAL', internal: true };
 }
 
 /** error_description may only hold %x20-21 / %x23-5B / %x5D-7E (RFC 6749 §5.2): no `"`, `\` or non-ASCII. */

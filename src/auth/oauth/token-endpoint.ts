@@ -122,8 +122,8 @@ export const oauthRoutes: FastifyPluginAsync = async (app) => {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => done(null, parseForm(body as string)));
 
   app.setErrorHandler((error, request, reply) => {
-    const { oauth, retryAfterSeconds, internal } = toOAuthError(error);
-    metrics.requestErrors.inc({ code: `oauth:${oauth.error}` });
+    const { oauth, metricCode, retryAfterSeconds, internal } = toOAuthError(error);
+    metrics.requestErrors.inc({ code: metricCode });
     if (internal) request.log.error({ reqId: request.id, err: error }, 'token endpoint failed');
     else request.log.info({ reqId: request.id, code: oauth.error, reason: oauth.description, url: TOKEN_ENDPOINT_PATH }, 'request rejected');
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
