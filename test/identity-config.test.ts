@@ -1,10 +1,14 @@
 // The identity part of the config: every mistake names the field and the fix, and clients one
 // identity could match twice are refused at start-up. The overlap check is tested on its own too.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/load.js';
 import { patternsOverlap } from '../src/auth/patterns.js';
 import { parseSubjectAltName } from '../src/auth/certificates.js';
 import { ConfigError } from '../src/errors.js';
-import { configFrom, openClient } from './helpers/gateway.js';
+import { configFrom, openClient, tempDir } from './helpers/gateway.js';
 
 const provider = { name: 'k8s', issuer: 'https://kubernetes.default.svc', audiences: ['signet'] };
 const base = (extra: Record<string, unknown> = {}) => ({
@@ -68,6 +72,19 @@ describe('identity configuration', () => {
       }),
     );
     expect(config.clients.map((c) => c.name)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('examples/workload-identity.yaml loads', () => {
+    const dir = tempDir();
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=x', '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'tls.crt')], { stdio: 'ignore' });
+    copyFileSync(join(dir, 'tls.crt'), join(dir, 'client-ca.crt'));
+    // The k8s provider's ca_file is read at start-up: point it at a file that exists here.
+    const example = readFileSync(join(import.meta.dirname, '..', 'examples', 'workload-identity.yaml'), 'utf8').replace('/var/run/secrets/kubernetes.io/serviceaccount/ca.crt', join(dir, 'tls.crt'));
+    writeFileSync(join(dir, 'signet.yaml'), example);
+    const config = loadConfig({ SIGNET_CONFIG: join(dir, 'signet.yaml'), SIGNET_TLS_DIR: dir });
+    expect(config.clients.map((c) => c.name)).toEqual(['orders', 'deploy', 'reports', 'legacy-billing']);
+    expect(config.identityProviders.map((p) => p.name)).toEqual(['k8s', 'github']);
+    expect(config.server.tls?.clientCaFile).toBe(join(dir, 'client-ca.crt'));
   });
 
   it.each([
