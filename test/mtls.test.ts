@@ -58,6 +58,7 @@ describe('mTLS', () => {
     certs.expired = clientCa.issue('expired', `URI:${ORDERS_SAN}`, { expired: true });
     certs.foreign = otherCa.issue('foreign', `URI:${ORDERS_SAN}`);
     certs.stranger = clientCa.issue('stranger', 'URI:spiffe://example.org/ns/payments/sa/api');
+    certs.both = clientCa.issue('both', `URI:${ORDERS_SAN},DNS:reports.internal`);
     gateway = await startPublicGateway(
       {
         server: { tls: { cert_file: server.certFile, key_file: server.keyFile, client_ca_file: clientCa.pem.certFile } },
@@ -86,6 +87,7 @@ describe('mTLS', () => {
     ['an expired certificate', 'expired', /CERT_HAS_EXPIRED/],
     ['a certificate from another CA', 'foreign', /refused: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT)/],
     ['a SAN that matches no client', 'stranger', /matches no client/],
+    ['SANs that match two clients', 'both', /matches several clients \(orders, reports\)/],
   ])('refuses %s with 401 ERR_UNAUTHENTICATED', async (_name, which, reason) => {
     const answer = await call('/v1/tokens', { ...(which ? { cert: certs[which] } : {}) });
     expect(answer.status).toBe(401);

@@ -10,6 +10,7 @@ import { sha256Hex } from '../src/config/load.js';
 import { OPENBAO_ROOT_TOKEN, vaultRequest } from './harness/openbao.js';
 import { auditRecords, requestToken, type RunningGateway } from './helpers/gateway.js';
 import { startPublicGateway } from './helpers/public-gateway.js';
+import { freePort } from './harness/tools.js';
 import { TestIssuer } from './helpers/test-issuer.js';
 import { remoteVerifier } from './helpers/verify.js';
 
@@ -23,16 +24,21 @@ describe('workload identity: Kubernetes-shaped tokens', () => {
   let stranger: TestIssuer;
   let gateway: RunningGateway;
   let as: oauth.AuthorizationServer;
+  let unreachableIssuer: string;
   const insecure = { [oauth.allowInsecureRequests]: true };
 
   beforeAll(async () => {
     [issuer, stranger] = await Promise.all([TestIssuer.start('signet'), TestIssuer.start('signet')]);
+    unreachableIssuer = `http://127.0.0.1:${await freePort()}`; // nothing listens there
     const key = `signet-wi-${randomBytes(3).toString('hex')}`;
     await vaultRequest(inject('openbaoUrl'), 'POST', `transit/keys/${key}`, { type: 'ecdsa-p256' });
     gateway = await startPublicGateway({
       backends: { vault: { type: 'vault-transit', address: inject('openbaoUrl'), token: OPENBAO_ROOT_TOKEN } },
       rings: [{ name: 'main', backend: 'vault', key, alg: 'ES256', issuer: ISSUER }],
-      identity_providers: [{ name: 'k8s', issuer: issuer.url, audiences: ['signet'], max_token_age_seconds: 900, jwks_refetch_cooldown_seconds: 1 }],
+      identity_providers: [
+        { name: 'k8s', issuer: issuer.url, audiences: ['signet'], max_token_age_seconds: 900, jwks_refetch_cooldown_seconds: 1 },
+        { name: 'down', issuer: unreachableIssuer, audiences: ['signet'] },
+      ],
       clients: [
         {
           name: 'orders',
@@ -113,6 +119,7 @@ describe('workload identity: Kubernetes-shaped tokens', () => {
   it.each([
     ['a wrong audience', (i: TestIssuer) => i.mint({ audience: 'vault' }), /'aud' claim is not accepted/],
     ['an expired token', (i: TestIssuer) => i.mint({ expiresIn: -120, issuedAgo: 700 }), /expired/],
+    ['a token not valid yet (nbf)', (i: TestIssuer) => i.mint({ notBeforeIn: 300 }), /not valid yet/],
     ['a token older than max_token_age_seconds', (i: TestIssuer) => i.mint({ issuedAgo: 1000, expiresIn: 600 }), /older than/],
     ['an unknown kid', (i: TestIssuer) => i.mintWithUnknownKey(), /no key of the provider matches/],
     ['alg none', (i: TestIssuer) => Promise.resolve(i.mintUnsigned()), /alg is not accepted/],
@@ -134,6 +141,17 @@ describe('workload identity: Kubernetes-shaped tokens', () => {
     expect(error).toBeInstanceOf(oauth.ResponseBodyError);
     expect((error as oauth.ResponseBodyError).error).toBe('invalid_request');
     expect((error as oauth.ResponseBodyError).error_description).toMatch(/is not a trusted identity provider/);
+  });
+
+  it('answers 503 with Retry-After when a provider\'s keys cannot be fetched, not 401', async () => {
+    const token = await stranger.mint({ issuer: unreachableIssuer });
+    const bearer = await requestToken(gateway.url, { audience: 'urn:svc:a' }, token);
+    expect(bearer.status).toBe(503);
+    expect(bearer.body.error.code).toBe('ERR_IDENTITY_PROVIDER_UNAVAILABLE');
+    expect(bearer.headers.get('retry-after')).toBeTruthy();
+    const exchanged = await rawExchange(token);
+    expect(exchanged.status).toBe(503);
+    expect(exchanged.body.error).toBe('temporarily_unavailable');
   });
 
   it('refuses a workload no client matches, and a client_id the token does not identify', async () => {

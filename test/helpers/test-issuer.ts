@@ -20,6 +20,8 @@ export interface MintOptions {
   expiresIn?: number;
   /** Seconds ago the token was issued. */
   issuedAgo?: number;
+  /** Seconds from now until the token becomes valid (nbf). */
+  notBeforeIn?: number;
   issuer?: string;
   kid?: string;
   extra?: Record<string, unknown>;
@@ -87,7 +89,7 @@ export class TestIssuer {
       sub: `system:serviceaccount:${namespace}:${serviceAccount}`,
       aud: options.audience ?? [this.defaultAudience],
       iat,
-      nbf: iat,
+      nbf: options.notBeforeIn === undefined ? iat : now + options.notBeforeIn,
       exp: now + (options.expiresIn ?? 600),
       'kubernetes.io': { namespace, pod: { name: `${serviceAccount}-7d9f8`, uid: randomUUID() }, serviceaccount: { name: serviceAccount, uid: randomUUID() } },
       ...options.extra,
