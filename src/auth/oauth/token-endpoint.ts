@@ -51,7 +51,11 @@ const paramsSchema = {
   },
 } as const;
 
-/** A form body as an object: repeated names become arrays; no prototype, so no name is special. */
+/**
+ * A form body as an object: repeated names become arrays (the schema then refuses a repeated
+ * grant_type, RFC 6749 §3.2), no prototype, so no name is special. URLSearchParams instead of
+ * @fastify/formbody, whose parser keeps only one value of a repeated name.
+ */
 function parseForm(body: string): Record<string, string | string[]> {
   const params: Record<string, string | string[]> = Object.create(null);
   for (const [name, value] of new URLSearchParams(body)) {
