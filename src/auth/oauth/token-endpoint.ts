@@ -53,8 +53,8 @@ const paramsSchema = {
 
 /**
  * A form body as an object: repeated names become arrays (the schema then refuses a repeated
- * grant_type, RFC 6749 §3.2), no prototype, so no name is special. URLSearchParams instead of
- * @fastify/formbody, whose parser keeps only one value of a repeated name.
+ * grant_type, RFC 6749 §3.2), no prototype, so no name is special. Node's URLSearchParams (the
+ * WHATWG form decoder) in a parser scoped to this route, rather than a plugin for one route.
  */
 function parseForm(body: string): Record<string, string | string[]> {
   const params: Record<string, string | string[]> = Object.create(null);
