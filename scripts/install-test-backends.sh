@@ -56,3 +56,11 @@ promtool --version 2>&1 | head -1
 "$venv/bin/schemathesis" --version
 "$venv/bin/openapi-spec-validator" --help >/dev/null && echo "openapi-spec-validator ok"
 "$venv/bin/python" -c 'import coincurve; print("coincurve ok")'
+
+# --- Identity tests (test/oauth-token-endpoint.test.ts): an OAuth client nobody here wrote, in Python ---
+# authlib's requests client fetches client_credentials tokens with client_secret_basic.
+authlib_version=1.9.10
+"$venv/bin/python" -c "import authlib, requests, sys; sys.exit(authlib.__version__ != '$authlib_version')" 2>/dev/null ||
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "authlib==$authlib_version" requests || {
+    echo "could not install authlib: $venv/bin/pip install 'authlib==$authlib_version' requests" >&2; exit 1; }
+"$venv/bin/python" -c 'import authlib; print("authlib", authlib.__version__)'

@@ -1,5 +1,4 @@
 // buildApp(config): the whole gateway as a Fastify instance, without listening.
-import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { SigningBackend } from './backends/backend.js';
@@ -27,7 +26,10 @@ import type { Coordination } from './state/coordination.js';
 import { FileLedgerStore } from './state/file-ledger.js';
 import { LocalCoordination } from './state/local-coordination.js';
 import type { RedisState } from './state/redis-state.js';
-import { ClientDirectory } from './tokens/policy.js';
+import { CallerDirectory } from './auth/callers.js';
+import { httpsOptions } from './auth/certificates.js';
+import { oauthRoutes } from './auth/oauth/token-endpoint.js';
+import { RateLimits } from './auth/rate-limit.js';
 import { WebhookNotifier } from './webhooks.js';
 
 export interface BuildOptions {
@@ -80,6 +82,7 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
   const durable = new FileLedgerStore(config.stateDir);
   const redis = await connectRedis(config);
   const coordination: Coordination = redis ?? new LocalCoordination();
+  if (redis) redis.onLockUnavailable = (name, error) => logger.warn({ lock: name, err: (error as Error).message }, 'Redis is unreachable: going on without the shared lock (the backend is read again before anything is created)');
   if (!redis && [...config.backends.values()].some((backend) => backend.type !== 'local')) {
     logger.warn({ stateDir: config.stateDir }, 'no redis_url: revocations reach other replicas only at their next refresh, and the rotation lock is in-process; configure Redis when running several replicas');
   }
@@ -129,7 +132,7 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
   const tls = config.server.tls;
   const app = Fastify({
     // requireHostHeader: a missing Host gets the documented body from src/http/contract.ts, not Node's empty 400.
-    ...(tls ? { https: { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), requireHostHeader: false } } : {}),
+    ...(tls ? { https: { ...httpsOptions(tls), requireHostHeader: false } } : {}),
     loggerInstance: logger as FastifyBaseLogger,
     // One audit line per token instead of two framework lines per request.
     logController: new LogController({ disableRequestLogging: true }),
@@ -144,7 +147,9 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
     ...contractServerOptions(logger, metrics.requestErrors),
   });
 
-  const services: Services = { config, keys, refresh, clients: new ClientDirectory(config.clients, config.rings, config.claimLimits), metrics, clock, rotation, revocation, audit };
+  const clients = new CallerDirectory(config, metrics.registry, clock);
+  const rateLimits = new RateLimits(redis, logger);
+  const services: Services = { config, keys, refresh, clients, rateLimits, metrics, clock, rotation, revocation, audit };
   app.decorate('signet', services);
   // JSON only: Fastify's default text/plain parser would turn a form post into a 400 about shape.
   app.removeContentTypeParser('text/plain');
@@ -171,6 +176,7 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
   await app.register(metricsRoutes);
   await app.register(jwksRoutes);
   await app.register(tokenRoutes);
+  await app.register(oauthRoutes);
   await app.register(adminRoutes);
   await app.register(openApiRoutes);
 

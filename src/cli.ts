@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, createLogger } from './app.js';
 import { generateApiKey, loadConfig, sha256Hex } from './config/load.js';
+import { installReload } from './config/reload.js';
 import type { SignetConfig } from './config/schema.js';
 import { isLoopback } from './config/checks.js';
 import { BackendUnavailableError, ConfigError, GatewayError } from './errors.js';
@@ -50,6 +51,7 @@ async function serve(config: SignetConfig): Promise<void> {
   const logger = createLogger(config.server.logLevel);
   const app = await buildApp(config, { logger });
   await app.listen({ host: config.server.host, port: config.server.port });
+  installReload(app, process.env, logger); // SIGHUP and config-file changes reload clients and identity providers
   if (config.devApiKey) {
     // A key the operator supplied is never echoed: it may be one they use elsewhere.
     const shown = (key: { value: string; generated: boolean }, variable: string): string =>

@@ -191,3 +191,8 @@ export class AuditUnavailableError extends GatewayError {
   override readonly status: number = 503;
   override retryAfterSeconds = 5;
 }
+
+// A trusted identity provider's keys could not be fetched: not the caller's fault, retry later.
+export class IdentityProviderUnavailableError extends BackendUnavailableError {
+  override readonly code: string = 'ERR_IDENTITY_PROVIDER_UNAVAILABLE';
+}

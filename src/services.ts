@@ -7,13 +7,16 @@ import type { KeyService } from './keyring/key-service.js';
 import type { Clock } from './keyring/keyring.js';
 import type { AuditLog } from './observability/audit.js';
 import type { Metrics } from './observability/metrics.js';
-import type { ClientDirectory } from './tokens/policy.js';
+import type { CallerDirectory } from './auth/callers.js';
+import type { RateLimits } from './auth/rate-limit.js';
 
 export interface Services {
   config: SignetConfig;
   keys: KeyService;
   refresh: RingRefresher;
-  clients: ClientDirectory;
+  /** The running clients and identity providers (swapped on reload). */
+  clients: CallerDirectory;
+  rateLimits: RateLimits;
   metrics: Metrics;
   clock: Clock;
   rotation: RotationController;

@@ -73,6 +73,7 @@ describe('OpenAPI document and schemathesis fuzzing', () => {
     expect(operations.sort()).toEqual(
       [
         'GET /.well-known/jwks.json',
+        'GET /.well-known/oauth-authorization-server',
         'GET /.well-known/openid-configuration',
         'GET /healthz',
         'GET /metrics',
@@ -84,13 +85,18 @@ describe('OpenAPI document and schemathesis fuzzing', () => {
         'GET /v1/admin/rings/{ring}',
         'POST /v1/admin/rings/{ring}/rotate',
         'POST /v1/admin/rings/{ring}/versions/{version}/revoke',
+        'POST /oauth2/token',
         'POST /v1/tokens',
       ].sort(),
     );
-    for (const methods of Object.values(document.paths)) {
+    for (const [path, methods] of Object.entries(document.paths)) {
       for (const operation of Object.values(methods) as Array<{ responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>) {
         expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['4XX', '5XX']));
-        expect(operation.responses['4XX']!.content!['application/json']!.schema).toMatchObject({ required: ['error'], additionalProperties: false });
+        const body = operation.responses['4XX']!.content!['application/json']!.schema;
+        expect(body).toMatchObject({ required: ['error'], additionalProperties: false });
+        // The token endpoint answers in OAuth's error body (RFC 6749 §5.2), every other route in Signet's.
+        if (path === '/oauth2/token') expect(body).toMatchObject({ properties: { error: { type: 'string' }, error_description: { type: 'string' } } });
+        else expect(body).toMatchObject({ properties: { error: { type: 'object' } } });
       }
     }
   });
@@ -121,7 +127,7 @@ describe('OpenAPI document and schemathesis fuzzing', () => {
       ],
       25_000,
     );
-    expect(result.output).toMatch(/Operations:\s+13 selected \/ 13 total/);
+    expect(result.output).toMatch(/Operations:\s+15 selected \/ 15 total/);
     expect(result.output).toMatch(/Test cases:\s+\d+ generated, \d+ passed/);
     expect(result.output).not.toMatch(/\d+ failed/);
     expect({ code: result.code, output: result.code === 0 ? '' : result.output }).toEqual({ code: 0, output: '' });

@@ -12,6 +12,7 @@ import { checkAlgOnBackend, checkHost, checkLogLevel, checkRedisUrl, checkTlsPai
 import { Fields, type Raw } from './fields.js';
 import { DEFAULT_REVOCATION_KV_MOUNT, trimMount } from '../vault/paths.js';
 import type { AdminKey, BackendConfig, ClientConfig, RingConfig, SignetConfig, WebhookConfig } from './schema.js';
+import { CLIENT_IDENTITY_FIELDS, checkIdentityOverlaps, parseClientIdentity, parseIdentityProviders, type IdentityProviderConfig } from '../auth/identity-config.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -109,9 +110,10 @@ function parseBackend(name: string, path: string, entry: Raw): BackendConfig {
   }
 }
 
-function parseTls(fields: Fields): { certFile: string; keyFile: string } {
-  const tls = { certFile: fields.string('cert_file'), keyFile: fields.string('key_file') };
+function parseTls(fields: Fields): { certFile: string; keyFile: string; clientCaFile?: string } {
+  const tls = { certFile: fields.string('cert_file'), keyFile: fields.string('key_file'), clientCaFile: fields.optionalString('client_ca_file') };
   // Fail at start-up, naming the field, rather than inside the TLS stack.
+  if (tls.clientCaFile) readSecretFile(fields.at('client_ca_file'), tls.clientCaFile);
   checkTlsPair(readSecretFile(fields.at('cert_file'), tls.certFile), readSecretFile(fields.at('key_file'), tls.keyFile), tls.certFile, tls.keyFile);
   return tls;
 }
@@ -188,12 +190,12 @@ function parseClaimLimits(fields: Fields): ClaimLimits {
   };
 }
 
-function parseClient(fields: Fields, rings: Map<string, RingConfig>): ClientConfig {
+function parseClient(fields: Fields, rings: Map<string, RingConfig>, providers: IdentityProviderConfig[]): ClientConfig {
   const name = fields.string('name');
   const unsafeName = unsafeTextReason(name); // the default `sub` of this client's tokens
   if (unsafeName) throw new ConfigError(fields.at('name'), `${unsafeName}; a client name is signed as the default subject`);
-  const apiKeySha256 = fields.string('api_key_sha256').toLowerCase();
-  if (!SHA256_HEX.test(apiKeySha256)) {
+  const apiKeySha256 = fields.optionalString('api_key_sha256')?.toLowerCase();
+  if (apiKeySha256 !== undefined && !SHA256_HEX.test(apiKeySha256)) {
     throw new ConfigError(fields.at('api_key_sha256'), 'must be the 64-hex-digit SHA-256 of the API key (generate one with `signet client-key`)');
   }
   const allowedRings = fields.strings('rings');
@@ -211,13 +213,14 @@ function parseClient(fields: Fields, rings: Map<string, RingConfig>): ClientConf
     claims: patterns(fields, 'claims', checkClaimName, []),
     rateLimitPerSecond: fields.integer('rate_limit_per_second', 0, { max: 1_000_000 }),
     rateLimitBurst: fields.integer('rate_limit_burst', 0, { max: 1_000_000 }),
+    identity: parseClientIdentity(fields, providers, apiKeySha256 !== undefined),
   };
 }
 
 export function loadConfig(env: Env = process.env): SignetConfig {
   const devMode = !env.SIGNET_CONFIG;
   const raw = devMode ? devConfig(env) : readFileConfig(env.SIGNET_CONFIG!, env);
-  const top = Fields.of('', raw, ['server', 'jwks', 'backends', 'rings', 'clients', 'admin', 'audit', 'webhooks', 'refresh_interval_seconds', 'redis_url', 'state_dir', 'claim_limits']);
+  const top = Fields.of('', raw, ['server', 'jwks', 'backends', 'rings', 'clients', 'identity_providers', 'reload', 'admin', 'audit', 'webhooks', 'refresh_interval_seconds', 'redis_url', 'state_dir', 'claim_limits']);
 
   const server = Fields.of('server', top.value('server'), ['host', 'port', 'public_url', 'body_limit_bytes', 'trust_proxy', 'log_level', 'tls']);
   const host = checkHost(env.SIGNET_HOST ?? server.string('host', '127.0.0.1'), source(env, 'SIGNET_HOST', 'server.host'));
@@ -260,14 +263,21 @@ export function loadConfig(env: Env = process.env): SignetConfig {
   }
   if (rings.size === 0) throw new ConfigError('rings', 'define at least one ring');
 
+  const identityProviders = parseIdentityProviders(top.list('identity_providers'));
   const clients: ClientConfig[] = top.list('clients').map((entry, index) =>
-    parseClient(Fields.of(`clients[${index}]`, entry, ['name', 'api_key_sha256', 'rings', 'audiences', 'subjects', 'max_ttl_seconds', 'claims', 'rate_limit_per_second', 'rate_limit_burst']), rings),
+    parseClient(Fields.of(`clients[${index}]`, entry, ['name', 'api_key_sha256', 'rings', 'audiences', 'subjects', 'max_ttl_seconds', 'claims', 'rate_limit_per_second', 'rate_limit_burst', ...CLIENT_IDENTITY_FIELDS]), rings, identityProviders),
   );
   const seenKeys = new Set<string>();
   for (const [index, client] of clients.entries()) {
+    if (client.apiKeySha256 === undefined) continue;
     if (seenKeys.has(client.apiKeySha256)) throw new ConfigError(`clients[${index}].api_key_sha256`, 'two clients share one API key; give each its own');
     seenKeys.add(client.apiKeySha256);
   }
+  for (const [index, client] of clients.entries()) {
+    // client_id is the name at /oauth2/token, so it must pick one client.
+    if (clients.findIndex((other) => other.name === client.name) !== index) throw new ConfigError(`clients[${index}].name`, `client "${client.name}" is defined twice; names identify clients in OAuth (client_id), logs and metrics`);
+  }
+  checkIdentityOverlaps(clients.map((client) => ({ name: client.name, identity: client.identity! })));
 
   let devApiKey: SignetConfig['devApiKey'];
   if (devMode) {
@@ -329,7 +339,7 @@ export function loadConfig(env: Env = process.env): SignetConfig {
       bodyLimitBytes: server.integer('body_limit_bytes', 16 * 1024, { min: 1024, max: 1024 * 1024 }),
       trustProxy: server.boolean('trust_proxy', false),
       logLevel: env.SIGNET_LOG_LEVEL === undefined ? server.oneOf('log_level', LOG_LEVELS, 'info') : checkLogLevel(env.SIGNET_LOG_LEVEL, 'SIGNET_LOG_LEVEL'),
-      tls: server.has('tls') ? parseTls(Fields.of('server.tls', server.value('tls'), ['cert_file', 'key_file'])) : undefined,
+      tls: server.has('tls') ? parseTls(Fields.of('server.tls', server.value('tls'), ['cert_file', 'key_file', 'client_ca_file'])) : undefined,
     },
     jwks: {
       maxAgeMs,
@@ -344,6 +354,8 @@ export function loadConfig(env: Env = process.env): SignetConfig {
     backends,
     rings,
     clients,
+    identityProviders,
+    reload: { watch: Fields.of('reload', top.value('reload'), ['watch']).boolean('watch', true) },
     admin: { keys: adminKeys },
     audit: { file: env.SIGNET_AUDIT_FILE ?? audit.optionalString('file') },
     webhooks,

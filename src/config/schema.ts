@@ -1,6 +1,7 @@
 // The typed shape of a validated configuration. Durations are seconds in the file, milliseconds
 // here, so nothing downstream multiplies by 1000.
 import type { JwsAlg } from '../jose/algorithms.js';
+import type { ClientIdentity, IdentityProviderConfig } from '../auth/identity-config.js';
 import type { ClaimLimits } from '../tokens/claims.js';
 
 export interface LocalBackendConfig {
@@ -57,8 +58,10 @@ export interface RingConfig {
 
 export interface ClientConfig {
   name: string;
-  /** Lower-case hex SHA-256 of the API key. */
-  apiKeySha256: string;
+  /** Lower-case hex SHA-256 of the API key; absent for clients that authenticate otherwise. */
+  apiKeySha256?: string;
+  /** Workload identities, certificates and keys the client may authenticate with (src/auth). */
+  identity?: ClientIdentity;
   rings: string[];
   audiences: string[];
   subjects: string[];
@@ -103,7 +106,7 @@ export interface SignetConfig {
     trustProxy: boolean;
     logLevel: string;
     /** Serve HTTPS directly (PEM files); otherwise terminate TLS in front of Signet. */
-    tls?: { certFile: string; keyFile: string };
+    tls?: { certFile: string; keyFile: string; clientCaFile?: string };
   };
   jwks: {
     maxAgeMs: number;
@@ -121,6 +124,10 @@ export interface SignetConfig {
   clients: ClientConfig[];
   /** What a caller may put in `claims`: nesting depth, members per object/array, encoded bytes. */
   claimLimits: ClaimLimits;
+  /** Issuers whose workload tokens callers may authenticate with. */
+  identityProviders: IdentityProviderConfig[];
+  /** Reload clients and identity providers when the config file changes (SIGHUP always reloads). */
+  reload: { watch: boolean };
   admin: AdminConfig;
   audit: AuditConfig;
   webhooks: WebhookConfig[];

@@ -90,6 +90,8 @@ export class RevocationService {
 
   async revoke(ring: KeyRing, version: number, reason: string, by: string): Promise<RevocationResult> {
     const { coordination, durable, shared, logger, webhooks, clock } = this.options;
+    // A version another replica made a moment ago may not be known here yet: look again first.
+    if (!ring.current().view.versions.some((v) => v.version === version)) await this.options.refresher.refreshRing(ring).catch(() => undefined);
     const before = ring.current().view;
     if (!before.versions.some((v) => v.version === version)) throw new UnknownVersionError(`ring "${ring.name}" has no version ${version}`);
     const kid = ring.kidOf(version);

@@ -17,6 +17,10 @@ export interface TokenAuditRecord {
   client: string;
   client_address: string;
   request_id: string;
+  /** How the client authenticated (api_key, workload_token, client_certificate, OAuth methods), and as whom. */
+  auth?: { method: string; provider?: string; identity?: string };
+  /** For tokens from /oauth2/token: the grant type. */
+  grant_type?: string;
 }
 
 export interface AdminAuditRecord {

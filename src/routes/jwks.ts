@@ -3,6 +3,7 @@
 import cors from '@fastify/cors';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { errorResponses, ringParams } from './schemas.js';
+import { tokenEndpointMetadata, tokenEndpointMetadataSchema } from '../auth/oauth/metadata.js';
 
 // ETag lists may carry several tags and weak forms (W/"x"); a match on any is a hit (RFC 9110 §13.1.2).
 function etagMatches(header: string | undefined, etag: string): boolean {
@@ -79,6 +80,7 @@ export const jwksRoutes: FastifyPluginAsync = async (app) => {
           id_token_signing_alg_values_supported: { type: 'array', items: { type: 'string' } },
           response_types_supported: { type: 'array', items: { type: 'string' } },
           subject_types_supported: { type: 'array', items: { type: 'string' } },
+          ...tokenEndpointMetadataSchema,
         },
       },
       ...errorResponses(404),
@@ -96,7 +98,7 @@ export const jwksRoutes: FastifyPluginAsync = async (app) => {
     subject_types_supported: ['public'],
   });
   const allAlgs = [...config.rings.values()].map((ring) => ring.alg);
-  const rootDiscovery = discovery(publicUrl, `${publicUrl}/.well-known/jwks.json`, allAlgs);
+  const rootDiscovery = { ...discovery(publicUrl, `${publicUrl}/.well-known/jwks.json`, allAlgs), ...tokenEndpointMetadata(config) };
   app.get('/.well-known/openid-configuration', { schema: discoverySchema }, async (_request, reply) => {
     reply.header('cache-control', 'public, max-age=3600');
     return rootDiscovery;

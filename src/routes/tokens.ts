@@ -23,7 +23,7 @@ export const tokenRequestSchema = {
 } as const;
 
 export const tokenRoutes: FastifyPluginAsync = async (app) => {
-  const { keys, clients, metrics, clock, audit } = app.signet;
+  const { keys, clients, rateLimits, metrics, clock, audit } = app.signet;
   // Label lookups hash their label object on every call; bind each (ring, client) pair once.
   const bound = new Map<string, { signSeconds: ReturnType<typeof metrics.signDuration.labels>; issued: ReturnType<typeof metrics.tokensIssued.labels> }>();
   const metricsFor = (ring: string, backend: string, client: string) => {
@@ -62,13 +62,13 @@ export const tokenRoutes: FastifyPluginAsync = async (app) => {
       },
     },
     async (request) => {
-      const client = clients.authenticate(request.headers.authorization);
-      client.consumeRateLimit();
-      const authorised = client.authorise(request.body);
+      const caller = await clients.authenticate(request);
+      await rateLimits.consume(caller.config);
+      const authorised = clients.authorise(caller, request.body);
       const ring = keys.ring(authorised.ring);
       const started = process.hrtime.bigint();
       const issued = await issueToken(ring, authorised, clock());
-      const counters = metricsFor(ring.name, ring.backend.kind, client.name);
+      const counters = metricsFor(ring.name, ring.backend.kind, caller.name);
       counters.signSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
       // The record is with the OS before the token leaves: concurrent tokens share one write.
       await audit.tokenIssued({
@@ -79,9 +79,10 @@ export const tokenRoutes: FastifyPluginAsync = async (app) => {
         aud: authorised.audience,
         ring: ring.name,
         kid: issued.kid,
-        client: client.name,
+        client: caller.name,
         client_address: request.ip,
         request_id: request.id,
+        auth: caller.auth,
       });
       counters.issued.inc();
       return { token: issued.token, token_type: 'JWT', kid: issued.kid, expires_at: issued.expiresAt };

@@ -10,6 +10,7 @@ import type { PublicJwk } from '../jose/jwk.js';
 import { LEDGER_PARTS, type RevocationRecord, type RingLedger } from '../keyring/ledger.js';
 import type { Coordination, RingChange } from './coordination.js';
 import type { LedgerStore } from './ledger-store.js';
+import { SHARED_BUCKET_SCRIPT } from './shared-bucket.js';
 
 const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 const COMMAND_TIMEOUT_MS = 1000;
@@ -21,6 +22,9 @@ export class RedisState implements LedgerStore, Coordination {
   private readonly client: Redis;
   private subscriber?: Redis;
   private generation?: string;
+
+  /** Told when a lock is taken without Redis (see withLock). */
+  onLockUnavailable?: (name: string, error: unknown) => void;
 
   constructor(
     url: string,
@@ -99,10 +103,21 @@ export class RedisState implements LedgerStore, Coordination {
     await this.run('record ledger facts', () => batch.exec());
   }
 
+  /**
+   * Runs `work` holding the lock. While Redis cannot be reached the work runs without it, as it
+   * would without Redis: a revocation's replacement must not wait for Redis, and the rotation
+   * under it re-reads the backend before creating anything (README: "Several replicas").
+   */
   async withLock<T>(name: string, ttlMs: number, work: () => Promise<T>): Promise<T | undefined> {
     const key = this.key('lock', name);
     const token = randomBytes(16).toString('hex');
-    const acquired = await this.run('lock', () => this.client.set(key, token, 'PX', ttlMs, 'NX'));
+    let acquired: string | null;
+    try {
+      acquired = await this.client.set(key, token, 'PX', ttlMs, 'NX');
+    } catch (error) {
+      this.onLockUnavailable?.(name, error);
+      return work();
+    }
     if (acquired !== 'OK') return undefined;
     try {
       return await work();
@@ -125,6 +140,12 @@ export class RedisState implements LedgerStore, Coordination {
       if (change) listener(change);
     });
     this.subscriber.subscribe(this.key('changes')).catch(() => undefined);
+  }
+
+  /** Takes one token from the bucket `name` shared by all replicas: 0 when taken, else ms until one is free. */
+  async takeToken(name: string, ratePerSecond: number, capacity: number): Promise<number> {
+    const [taken, waitMs] = (await this.run('rate limit', () => this.client.eval(SHARED_BUCKET_SCRIPT, 1, this.key('bucket', name), ratePerSecond, capacity))) as [number, number];
+    return taken === 1 ? 0 : Math.max(1, waitMs);
   }
 
   async close(): Promise<void> {

@@ -18,6 +18,8 @@ export interface TokenContent {
   audience: string | string[];
   ttlMs: number;
   claims: Record<string, unknown>;
+  /** The JWT header's typ: `at+jwt` for RFC 9068 access tokens. */
+  typ?: 'JWT' | 'at+jwt';
 }
 
 export async function issueToken(ring: KeyRing, content: TokenContent, now: number): Promise<IssuedToken> {
@@ -37,6 +39,6 @@ export async function issueToken(ring: KeyRing, content: TokenContent, now: numb
     jti,
   };
   for (const name in content.claims) payload[name] = content.claims[name];
-  const { token, kid, version } = await ring.signJws(payload, 'JWT', signer.version);
+  const { token, kid, version } = await ring.signJws(payload, content.typ ?? 'JWT', signer.version);
   return { token, kid, version, jti, issuedAt, expiresAt };
 }

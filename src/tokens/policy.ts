@@ -2,22 +2,18 @@
 // with a stable code; nothing here trusts the request body's shape beyond the route schema.
 import { RESERVED_AUDIENCE_PREFIX } from '../gateway-audiences.js';
 import type { ClientConfig, RingConfig } from '../config/schema.js';
-import { TokenBucket } from '../token-bucket.js';
-import { findByKeyHash, presentedKeyHash } from './api-keys.js';
 import { checkClaims, DEFAULT_CLAIM_LIMITS, type ClaimLimits } from './claims.js';
 import { canonicalUrl, compileAudiencePattern, compileTextPattern, isUrlPattern, type Matcher } from './glob.js';
 import { checkText } from './text.js';
 import {
   AudienceNotAllowedError,
   AudienceReservedError,
-  RateLimitedError,
   ClaimNotAllowedError,
   InvalidRequestError,
   ReservedClaimError,
   RingNotAllowedError,
   SubjectNotAllowedError,
   TtlTooLongError,
-  UnauthenticatedError,
   UnknownRingError,
 } from '../errors.js';
 
@@ -44,26 +40,20 @@ export interface AuthorisedRequest {
 
 export class ClientPolicy {
   readonly name: string;
-  readonly keyHash: Buffer;
   private readonly audiences: Matcher[];
   private readonly subjects: Matcher[];
   private readonly anyRing: boolean;
   private readonly rings: ReadonlySet<string>;
   private readonly anyClaim: boolean;
   private readonly claims: ReadonlySet<string>;
-  private readonly bucket?: TokenBucket;
 
+  // Authentication and rate limits live in src/auth (callers.ts, rate-limit.ts): they outlive a config reload.
   constructor(
     private readonly config: ClientConfig,
     private readonly ringConfigs: ReadonlyMap<string, RingConfig>,
-    now: () => number = () => performance.now(),
     private readonly claimLimits: ClaimLimits = DEFAULT_CLAIM_LIMITS,
   ) {
-    if (config.rateLimitPerSecond > 0) {
-      this.bucket = new TokenBucket(config.rateLimitPerSecond, Math.max(1, config.rateLimitBurst || config.rateLimitPerSecond), now);
-    }
     this.name = config.name;
-    this.keyHash = Buffer.from(config.apiKeySha256, 'hex');
     this.audiences = config.audiences.map(compileAudiencePattern);
     this.subjects = config.subjects.map(compileTextPattern);
     this.anyRing = config.rings.includes('*');
@@ -76,14 +66,6 @@ export class ClientPolicy {
     const first = this.anyRing ? this.ringConfigs.keys().next().value : this.config.rings[0];
     if (!first) throw new RingNotAllowedError(`client "${this.name}" may not use any ring`);
     return first;
-  }
-
-  /** Spends one token of the client's rate limit; a client over it gets 429 with Retry-After. */
-  consumeRateLimit(): void {
-    if (!this.bucket || this.bucket.reserve(0) !== undefined) return;
-    const error = new RateLimitedError(`client "${this.name}" is over its rate limit of ${this.config.rateLimitPerSecond} tokens per second`);
-    error.retryAfterSeconds = 1;
-    throw error;
   }
 
   authorise(request: TokenRequest): AuthorisedRequest {
@@ -152,23 +134,5 @@ function canonicalHint(audience: string): string {
  */
 export function operatorPolicy(rings: ReadonlyMap<string, RingConfig>, claimLimits: ClaimLimits): ClientPolicy {
   const config: ClientConfig = { name: 'signet-cli', apiKeySha256: '0'.repeat(64), rings: ['*'], audiences: ['*'], subjects: ['*'], claims: ['*'], maxTtlMs: 31 * 86400_000, rateLimitPerSecond: 0, rateLimitBurst: 0 };
-  return new ClientPolicy(config, rings, undefined, claimLimits);
-}
-
-/** Finds the client whose API key hash matches. */
-export class ClientDirectory {
-  private readonly clients: Array<{ hash: Buffer; value: ClientPolicy }>;
-
-  constructor(clients: readonly ClientConfig[], rings: ReadonlyMap<string, RingConfig>, claimLimits: ClaimLimits = DEFAULT_CLAIM_LIMITS) {
-    this.clients = clients.map((client) => {
-      const policy = new ClientPolicy(client, rings, undefined, claimLimits);
-      return { hash: policy.keyHash, value: policy };
-    });
-  }
-
-  authenticate(authorization: string | undefined): ClientPolicy {
-    const found = findByKeyHash(this.clients, presentedKeyHash(authorization, 'API'));
-    if (!found) throw new UnauthenticatedError('unknown API key');
-    return found;
-  }
+  return new ClientPolicy(config, rings, claimLimits);
 }
