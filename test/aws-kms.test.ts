@@ -17,7 +17,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { calculateJwkThumbprint, compactVerify, importJWK, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { AwsKmsBackend, KMS_RAW_MESSAGE_LIMIT, kmsError, sdkKmsApi, type AwsKmsOptions, type KmsApi } from '../src/backends/aws-kms.js';
+import { AwsKmsBackend, KMS_RAW_MESSAGE_LIMIT, kmsError, sdkKmsApi, type AwsKmsOptions, type KmsApi } from '../src/backends/aws-kms/index.js';
 import type { KeyRef } from '../src/backends/backend.js';
 import { GatewayError } from '../src/errors.js';
 import { ALGORITHMS, type JwsAlg } from '../src/jose/algorithms.js';

@@ -10,6 +10,7 @@ interface NodeVaultRequest {
   uri: string;
   headers?: Record<string, string>;
   json?: unknown;
+  signal?: AbortSignal;
 }
 
 export interface VaultTransport {
@@ -20,7 +21,8 @@ export interface VaultTransport {
    * rendering and schema checks (~190 µs a call here). Non-2xx is thrown in node-vault's error
    * shape, so error mapping and AppRole re-login treat both paths alike.
    */
-  post(path: string, headers: Record<string, string>, body: unknown): Promise<unknown>;
+  post(path: string, headers: Record<string, string>, body: unknown, signal?: AbortSignal): Promise<unknown>;
+  /** Closes the pool at once: requests still out (a stalled Vault) are cancelled, so shutdown is bounded. */
   close(): Promise<void>;
 }
 
@@ -40,6 +42,7 @@ export function undiciTransport(address: string, options: { timeoutMs: number; c
       method: request.method as 'GET',
       headers: { ...request.headers, ...(hasBody ? { 'content-type': 'application/json' } : {}) },
       body: hasBody ? JSON.stringify(request.json) : undefined,
+      ...(request.signal ? { signal: request.signal } : {}),
     });
     const text = await response.body.text();
     let body: unknown = text;
@@ -52,11 +55,11 @@ export function undiciTransport(address: string, options: { timeoutMs: number; c
     }
     return { statusCode: response.statusCode, body, request: { path: url.pathname } };
   };
-  const post = async (path: string, headers: Record<string, string>, body: unknown): Promise<unknown> => {
-    const response = await send({ method: 'POST', uri: `${address}/v1/${path}`, headers, json: body });
+  const post = async (path: string, headers: Record<string, string>, body: unknown, signal?: AbortSignal): Promise<unknown> => {
+    const response = await send({ method: 'POST', uri: `${address}/v1/${path}`, headers, json: body, signal });
     if (response.statusCode >= 200 && response.statusCode < 300) return response.body;
     const errors = (response.body as { errors?: string[] } | undefined)?.errors;
     throw Object.assign(new Error(errors?.[0] ?? `Status ${response.statusCode}`), { response: { statusCode: response.statusCode, body: response.body } });
   };
-  return { defaults: () => send, post, close: () => pool.close() };
+  return { defaults: () => send, post, close: () => pool.destroy() };
 }
