@@ -7,6 +7,7 @@ import { buildApp, createLogger } from './app.js';
 import { generateApiKey, loadConfig, sha256Hex } from './config/load.js';
 import type { SignetConfig } from './config/schema.js';
 import { BackendUnavailableError, ConfigError, GatewayError } from './errors.js';
+import { drainAndClose } from './resilience/shutdown.js';
 import { issueToken } from './tokens/issue.js';
 import { VAULT_ROLES, vaultPolicy, type VaultRole } from './vault/policy.js';
 
@@ -45,7 +46,8 @@ async function withKeys<T>(config: SignetConfig, work: (app: FastifyInstance) =>
 
 async function serve(config: SignetConfig): Promise<void> {
   const logger = createLogger(config.server.logLevel);
-  const app = await buildApp(config, { logger });
+  // A backend that cannot be reached at start-up is retried, not fatal: exiting would be a crash loop.
+  const app = await buildApp(config, { logger, requireKeysAtStart: false });
   await app.listen({ host: config.server.host, port: config.server.port });
   if (config.devApiKey) {
     const source = config.devApiKey.generated ? 'generated for this run; set SIGNET_DEV_API_KEY to keep one' : 'from SIGNET_DEV_API_KEY';
@@ -60,14 +62,19 @@ async function serve(config: SignetConfig): Promise<void> {
   const shutdown = (signal: string): void => {
     if (closing) return;
     closing = true;
-    app.log.info({ signal }, 'shutting down');
-    app.close().then(
-      () => {
+    const { drainTimeoutMs } = config.server.limits;
+    app.log.info({ signal, drainTimeoutMs }, 'shutting down: draining requests in flight');
+    const started = performance.now();
+    drainAndClose(app, drainTimeoutMs).then(
+      (result) => {
+        const ms = Math.round(performance.now() - started);
+        if (result === 'cut') app.log.warn({ ms }, 'drain timeout passed: connections still open were cut');
+        else app.log.info({ ms }, 'drained');
         logger.flush(() => process.exit(0)); // the log is written asynchronously
       },
       (error: unknown) => {
         app.log.error({ err: error }, 'shutdown failed');
-        process.exit(1);
+        logger.flush(() => process.exit(1));
       },
     );
   };

@@ -7,6 +7,7 @@ import type { KeyService } from './keyring/key-service.js';
 import type { Clock } from './keyring/keyring.js';
 import type { AuditLog } from './observability/audit.js';
 import type { Metrics } from './observability/metrics.js';
+import type { SignGate } from './resilience/sign-gate.js';
 import type { ClientDirectory } from './tokens/policy.js';
 
 export interface Services {
@@ -19,6 +20,8 @@ export interface Services {
   rotation: RotationController;
   revocation: RevocationService;
   audit: AuditLog;
+  /** The per-ring bound on signs in progress. */
+  signGate: SignGate;
 }
 
 declare module 'fastify' {

@@ -4,10 +4,11 @@
 // reads the backend and the stores and hands the results in; everything can be rebuilt from them.
 import type { KeyRef, KeyVersion, RevocationRecord, SignatureCheck, SigningBackend } from '../backends/backend.js';
 import type { RingConfig } from '../config/schema.js';
-import { KeyIntegrityError, NoSigningVersionError } from '../errors.js';
+import { KeyIntegrityError, NoSigningVersionError, NotReadyError } from '../errors.js';
 import { signCompact } from '../jose/compact.js';
 import type { PublicJwk } from '../jose/jwk.js';
 import { rawVerifier, type RawVerifier } from '../jose/verify.js';
+import type { Deadline } from '../resilience/deadline.js';
 import { emptyLedger, mergeLedgers, type RingLedger } from './ledger.js';
 import { computeLifecycle, latestSafeExpiry, type LifecycleView, type RotationPolicy, type VersionFacts } from './lifecycle.js';
 
@@ -238,7 +239,7 @@ export class KeyRing {
   /** The current state; recomputed (no I/O) once the clock passes the next scheduled change. */
   current(): RingSnapshot {
     const snapshot = this.snapshot;
-    if (!snapshot) throw new NoSigningVersionError(`ring "${this.name}" has not loaded its keys yet`);
+    if (!snapshot) throw new NotReadyError(`ring "${this.name}" has not loaded its keys yet (the backend could not be read since start-up); retrying with backoff`);
     const next = snapshot.view.nextChangeAt;
     return next !== null && this.clock() >= next ? this.recompute() : snapshot;
   }
@@ -263,9 +264,9 @@ export class KeyRing {
    * Signs with exactly this version, checking the backend's signatures against the published key
    * (see SignatureCheck). A mismatch quarantines the version at once.
    */
-  async sign(version: number, signingInput: Uint8Array): Promise<Uint8Array> {
+  async sign(version: number, signingInput: Uint8Array, deadline?: Deadline): Promise<Uint8Array> {
     try {
-      return await this.backend.sign(this.ref, version, signingInput, this.checkFor(version));
+      return await this.backend.sign(this.ref, version, signingInput, this.checkFor(version), deadline);
     } catch (error) {
       if (error instanceof KeyIntegrityError) this.quarantine(version, 'signature_mismatch');
       throw error;
@@ -273,10 +274,10 @@ export class KeyRing {
   }
 
   /** A compact JWS signed by this ring: the signing version unless one is named. */
-  async signJws(payload: Record<string, unknown>, typ: string, version?: number): Promise<{ token: string; kid: string; version: number }> {
+  async signJws(payload: Record<string, unknown>, typ: string, version?: number, deadline?: Deadline): Promise<{ token: string; kid: string; version: number }> {
     const chosen = version ?? this.signer().version;
     const kid = this.kidOf(chosen)!;
-    const token = await signCompact(this.config.alg, kid, typ, payload, (input) => this.sign(chosen, input));
+    const token = await signCompact(this.config.alg, kid, typ, payload, (input) => this.sign(chosen, input, deadline));
     return { token, kid, version: chosen };
   }
 

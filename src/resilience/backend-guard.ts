@@ -25,6 +25,8 @@ export interface RingBackendStatus {
   ok: boolean;
   /** Why the last sign or key read of the ring failed. */
   reason?: string;
+  failedOperation?: string;
+  outcome?: BackendOutcome;
 }
 
 /** signet_backend_circuit_state: 0 closed, 1 half-open, 2 open. */
@@ -120,10 +122,13 @@ export class BackendGuard {
     if (ring !== undefined && RING_HEALTH_OPERATIONS.has(operation) && outcome !== 'throttled') {
       const current = this.rings.get(ring);
       if (outcome === 'ok') {
-        if (!current?.ok) this.rings.set(ring, { ok: true });
+        // A key read that works says the backend answers again; it does not say a sign the
+        // backend refused (permission, version) would now work: only a sign clears that.
+        const signRefused = current?.failedOperation === 'sign' && current.outcome === 'error';
+        if (current && !current.ok && !(signRefused && operation !== 'sign')) this.rings.set(ring, { ok: true });
       } else {
         const code = error instanceof GatewayError ? `${error.code}: ` : '';
-        this.rings.set(ring, { ok: false, reason: `last ${operation.replace('_', ' ')} failed: ${code}${(error as Error).message}` });
+        this.rings.set(ring, { ok: false, reason: `last ${operation.replace('_', ' ')} failed: ${code}${(error as Error).message}`, failedOperation: operation, outcome });
       }
     }
     for (const observer of this.observers) observer(operation, outcome, seconds);

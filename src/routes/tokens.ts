@@ -1,6 +1,7 @@
 // POST /v1/tokens: a caller with an API key asks for a JWT within its policy.
 import type { FastifyPluginAsync } from 'fastify';
-import { issueToken } from '../tokens/issue.js';
+import { Deadline } from '../resilience/deadline.js';
+import { issueToken, type IssuedToken } from '../tokens/issue.js';
 import type { TokenRequest } from '../tokens/policy.js';
 import { errorResponses } from './schemas.js';
 
@@ -20,7 +21,8 @@ export const tokenRequestSchema = {
 } as const;
 
 export const tokenRoutes: FastifyPluginAsync = async (app) => {
-  const { keys, clients, metrics, clock, audit } = app.signet;
+  const { keys, clients, metrics, clock, audit, signGate, config } = app.signet;
+  const limits = config.server.limits;
   // Label lookups hash their label object on every call; bind each (ring, client) pair once.
   const bound = new Map<string, { signSeconds: ReturnType<typeof metrics.signDuration.labels>; issued: ReturnType<typeof metrics.tokensIssued.labels> }>();
   const metricsFor = (ring: string, backend: string, client: string) => {
@@ -59,7 +61,14 @@ export const tokenRoutes: FastifyPluginAsync = async (app) => {
       const authorised = client.authorise(request.body);
       const ring = keys.ring(authorised.ring);
       const started = process.hrtime.bigint();
-      const issued = await issueToken(ring, authorised, clock());
+      // One deadline for the whole request: a stalled backend answers 503 in time, never a hang.
+      const deadline = Deadline.after(limits.tokenDeadlineMs);
+      let issued: IssuedToken;
+      try {
+        issued = await signGate.run(ring.name, () => deadline.race(issueToken(ring, authorised, clock(), deadline)));
+      } finally {
+        deadline.dispose();
+      }
       const counters = metricsFor(ring.name, ring.backend.kind, client.name);
       counters.signSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
       // The record is with the OS before the token leaves: concurrent tokens share one write.
