@@ -37,6 +37,8 @@ export function connectionCap(limits: ServerLimits, nofile = descriptorLimit()):
 }
 
 const draining = new WeakSet<FastifyInstance>();
+/** Requests being worked on, per app, and who waits for the count to reach zero. */
+const inFlight = new WeakMap<FastifyInstance, { count: number; idle: Array<() => void> }>();
 
 /** From now on every new request is answered 503 ERR_SHUTTING_DOWN and connections close after their response. */
 export function startDraining(app: FastifyInstance): void {
@@ -45,6 +47,13 @@ export function startDraining(app: FastifyInstance): void {
 
 export function isDraining(app: FastifyInstance): boolean {
   return draining.has(app);
+}
+
+/** Resolves once no request is being worked on (requests refused while draining count too, briefly). */
+export function requestsDone(app: FastifyInstance): Promise<void> {
+  const state = inFlight.get(app);
+  if (!state || state.count === 0) return Promise.resolve();
+  return new Promise((resolve) => state.idle.push(resolve));
 }
 
 /** Fastify options for connection timeouts (the rest is set on the server in installHttpGuards). */
@@ -70,7 +79,19 @@ export async function installHttpGuards(app: FastifyInstance, limits: ServerLimi
     });
   }
 
+  const state = { count: 0, idle: [] as Array<() => void> };
+  inFlight.set(app, state);
+  const counted = new WeakSet<object>();
+  const done = (request: object): void => {
+    // A request is done once: when its response is sent, or when its caller went away first.
+    if (!counted.delete(request) || --state.count > 0) return;
+    for (const resolve of state.idle.splice(0)) resolve();
+  };
+  app.addHook('onResponse', async (request) => done(request));
+  app.addHook('onRequestAbort', async (request) => done(request));
   app.addHook('onRequest', async (request, reply) => {
+    counted.add(request);
+    state.count++;
     if (!draining.has(app)) return;
     reply.header('connection', 'close');
     throw new ShuttingDownError('this replica is shutting down; retry, and another replica answers');
