@@ -216,7 +216,7 @@ export class VaultTransitBackend implements SigningBackend {
 
   /** One Transit call under the circuit breaker, logged in first, mapped to a typed error. */
   private call<T>(ref: KeyRef, action: string, work: () => Promise<T>): Promise<T> {
-    return this.guard.call(OPERATIONS[action] ?? action.replace(/ /g, '_'), ref.ring, async () => {
+    return this.guard.call(OPERATIONS[action] ?? action.replace(/ /g, '_'), async () => {
       try {
         await this.authenticate();
         return await work();
@@ -250,7 +250,11 @@ export class VaultTransitBackend implements SigningBackend {
     return data;
   }
 
-  async listVersions(ref: KeyRef): Promise<KeyVersion[]> {
+  listVersions(ref: KeyRef): Promise<KeyVersion[]> {
+    return this.guard.forRing(ref.ring, 'list_versions', () => this.readVersions(ref));
+  }
+
+  private async readVersions(ref: KeyRef): Promise<KeyVersion[]> {
     const data = await this.readKey(ref);
     return Object.entries(data.keys)
       .map(([version, entry]) => {
@@ -265,7 +269,7 @@ export class VaultTransitBackend implements SigningBackend {
 
   async createVersion(ref: KeyRef): Promise<KeyVersion> {
     await this.call(ref, 'rotate', () => this.client.write(this.keyPath(ref, '/rotate'), {}));
-    const versions = await this.listVersions(ref);
+    const versions = await this.readVersions(ref);
     return versions.at(-1)!;
   }
 
@@ -283,7 +287,7 @@ export class VaultTransitBackend implements SigningBackend {
   /** Concurrent signs with the same key version share one Transit request (group commit). */
   sign(ref: KeyRef, version: number, signingInput: Uint8Array, check?: SignatureCheck, deadline?: Deadline): Promise<Uint8Array> {
     const item = { ref, version, input: Buffer.from(signingInput).toString('base64'), bytes: signingInput, check };
-    return this.batcher.submit(`${ref.key}\u0000${version}\u0000${ref.alg}`, item, deadline);
+    return this.guard.forRing(ref.ring, 'sign', () => this.batcher.submit(`${ref.key}\u0000${version}\u0000${ref.alg}`, item, deadline));
   }
 
   /** One Transit call for items that share key, version and alg: plain for one, batch_input for more. */

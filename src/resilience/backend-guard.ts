@@ -4,11 +4,20 @@
 // also remembers, per ring, whether the last sign or key read worked: the lifecycle alone cannot
 // know that a backend stopped answering or lost a key, and nothing may say "can sign" then.
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
-import { BackendThrottledError, BackendTimeoutError, BackendUnreachableError, CircuitOpenError, GatewayError } from '../errors.js';
+import {
+  BackendThrottledError,
+  BackendTimeoutError,
+  BackendUnreachableError,
+  CircuitOpenError,
+  DeadlineExceededError,
+  GatewayError,
+  InvalidRequestError,
+  OverloadedError,
+} from '../errors.js';
 
 export type BackendOutcome = 'ok' | 'timeout' | 'unavailable' | 'throttled' | 'error';
 /** The operations whose outcome says whether a ring can sign (the others only feed the metrics and the circuit). */
-const RING_HEALTH_OPERATIONS: ReadonlySet<string> = new Set(['sign', 'list_versions']);
+export type RingOperation = 'sign' | 'list_versions';
 
 export interface GuardOptions {
   /** Consecutive unreachable/timeout failures that open the circuit. */
@@ -87,8 +96,8 @@ export class BackendGuard {
     return this.rings.get(ring) ?? { ok: true };
   }
 
-  /** Runs one backend call under the circuit; `ring` names the ring it is for, if any. */
-  async call<T>(operation: string, ring: string | undefined, work: () => Promise<T>): Promise<T> {
+  /** Runs one backend call under the circuit, timed for signet_backend_request_seconds{operation}. */
+  async call<T>(operation: string, work: () => Promise<T>): Promise<T> {
     // cockatiel lets calls wait behind the half-open trial; a trial can take a whole timeout, so
     // everyone else fails fast instead.
     if (this.policy.state === CircuitState.HalfOpen) throw this.openError();
@@ -98,11 +107,46 @@ export class BackendGuard {
       value = await this.policy.execute(work);
     } catch (error) {
       if (error instanceof BrokenCircuitError) throw this.openError();
-      this.record(operation, ring, outcomeOf(error), started, error);
+      this.record(operation, outcomeOf(error), started);
       throw error;
     }
-    this.record(operation, ring, 'ok', started);
+    this.record(operation, 'ok', started);
     return value;
+  }
+
+  /**
+   * Runs a whole sign or key read of `ring` (however many calls it makes, whatever it checks after
+   * them) and remembers whether it worked: that is what says whether the ring can sign.
+   */
+  forRing<T>(ring: string, operation: RingOperation, work: () => Promise<T>): Promise<T> {
+    return work().then(
+      (value) => {
+        this.ringSucceeded(ring, operation);
+        return value;
+      },
+      (error: unknown) => {
+        this.ringFailed(ring, operation, error);
+        throw error;
+      },
+    );
+  }
+
+  private ringSucceeded(ring: string, operation: RingOperation): void {
+    const current = this.rings.get(ring);
+    if (!current || current.ok) return;
+    // A key read that works says the backend answers again; it does not say that a sign the
+    // backend refused (permission, version) would now work: only a sign clears that.
+    if (operation !== 'sign' && current.failedOperation === 'sign' && current.outcome === 'error') return;
+    this.rings.set(ring, { ok: true });
+  }
+
+  private ringFailed(ring: string, operation: RingOperation, error: unknown): void {
+    // Refused before reaching the backend, or the caller's own fault: nothing learnt about the ring.
+    if (error instanceof CircuitOpenError || error instanceof OverloadedError || error instanceof InvalidRequestError) return;
+    const outcome = error instanceof DeadlineExceededError ? 'timeout' : outcomeOf(error);
+    if (outcome === 'throttled') return;
+    const code = error instanceof GatewayError ? `${error.code}: ` : '';
+    this.rings.set(ring, { ok: false, reason: `last ${operation.replace('_', ' ')} failed: ${code}${(error as Error).message}`, failedOperation: operation, outcome });
   }
 
   close(): void {
@@ -116,21 +160,9 @@ export class BackendGuard {
     return error;
   }
 
-  private record(operation: string, ring: string | undefined, outcome: BackendOutcome, started: number, error?: unknown): void {
+  private record(operation: string, outcome: BackendOutcome, started: number): void {
     const seconds = (performance.now() - started) / 1000;
     this.lastCallReached = outcome !== 'timeout' && outcome !== 'unavailable';
-    if (ring !== undefined && RING_HEALTH_OPERATIONS.has(operation) && outcome !== 'throttled') {
-      const current = this.rings.get(ring);
-      if (outcome === 'ok') {
-        // A key read that works says the backend answers again; it does not say a sign the
-        // backend refused (permission, version) would now work: only a sign clears that.
-        const signRefused = current?.failedOperation === 'sign' && current.outcome === 'error';
-        if (current && !current.ok && !(signRefused && operation !== 'sign')) this.rings.set(ring, { ok: true });
-      } else {
-        const code = error instanceof GatewayError ? `${error.code}: ` : '';
-        this.rings.set(ring, { ok: false, reason: `last ${operation.replace('_', ' ')} failed: ${code}${(error as Error).message}`, failedOperation: operation, outcome });
-      }
-    }
     for (const observer of this.observers) observer(operation, outcome, seconds);
   }
 
@@ -140,7 +172,7 @@ export class BackendGuard {
     this.probeTimer = setTimeout(() => {
       if (this.policy.state !== CircuitState.Open || !this.probe) return;
       // A failed probe opens the circuit again, which schedules the next one.
-      this.call('probe', undefined, this.probe).catch(() => undefined);
+      this.call('probe', this.probe).catch(() => undefined);
     }, this.options.cooldownMs + 10);
     this.probeTimer.unref();
   }

@@ -82,7 +82,7 @@ export class AwsKmsBackend implements SigningBackend {
 
   /** One KMS call under the circuit breaker, mapped to a typed error. */
   private call<T>(ref: KeyRef, operation: string, action: string, work: () => Promise<T>, version?: number): Promise<T> {
-    return this.guard.call(operation, ref.ring, async () => {
+    return this.guard.call(operation, async () => {
       try {
         return await work();
       } catch (error) {
@@ -187,7 +187,11 @@ export class AwsKmsBackend implements SigningBackend {
     return { version, createdAt: entry.createdAt, spki: entry.spki, ...(disabled ? { disabled: true } : {}) };
   }
 
-  async listVersions(ref: KeyRef): Promise<KeyVersion[]> {
+  listVersions(ref: KeyRef): Promise<KeyVersion[]> {
+    return this.guard.forRing(ref.ring, 'list_versions', () => this.readVersions(ref));
+  }
+
+  private async readVersions(ref: KeyRef): Promise<KeyVersion[]> {
     const ids = await this.versionKeyIds(ref);
     if (ids.size === 0) {
       throw new BackendKeyMissingError(`KMS ring "${ref.ring}": no aliases ${ringAlias(ref)}/v<N> exist (create the first version with infra/aws/terraform, or set create_if_missing)`);
@@ -196,8 +200,8 @@ export class AwsKmsBackend implements SigningBackend {
     return versions.filter((v): v is KeyVersion => v !== undefined);
   }
 
-  async sign(ref: KeyRef, version: number, signingInput: Uint8Array, check?: SignatureCheck, deadline?: Deadline): Promise<Uint8Array> {
-    return checkSampled(check, ref, version, signingInput, await this.signOnce(ref, version, signingInput, deadline));
+  sign(ref: KeyRef, version: number, signingInput: Uint8Array, check?: SignatureCheck, deadline?: Deadline): Promise<Uint8Array> {
+    return this.guard.forRing(ref.ring, 'sign', async () => checkSampled(check, ref, version, signingInput, await this.signOnce(ref, version, signingInput, deadline)));
   }
 
   private async signOnce(ref: KeyRef, version: number, signingInput: Uint8Array, deadline?: Deadline): Promise<Uint8Array> {
@@ -291,7 +295,7 @@ export class AwsKmsBackend implements SigningBackend {
       if (errorName(error) !== 'AlreadyExistsException') throw kmsError(error, ref, 'CreateAlias', version);
       // Another replica created version N first: adopt it, so one rotation yields one version.
       this.forgetListing();
-      const winner = (await this.listVersions(ref)).find((v) => v.version === version);
+      const winner = (await this.readVersions(ref)).find((v) => v.version === version);
       if (!winner) throw new BackendResponseError(`KMS ${aliasName} already exists but is not usable`, { cause: error });
       return winner;
     }
