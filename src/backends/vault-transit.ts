@@ -1,7 +1,6 @@
 // HashiCorp Vault / OpenBao Transit. A ring is one Transit key; its versions are Transit's
 // key versions. Every sign names its version: a `rotate` makes the new version Transit's default
 // at once, and signing with the default is how verifiers meet a kid they have never seen.
-import vault from 'node-vault';
 import { ALGORITHMS, type JwsAlg } from '../jose/algorithms.js';
 import { ed25519RawToSpki, pemToDer } from '../jose/jwk.js';
 import {
@@ -19,21 +18,10 @@ import { BackendGuard, DEFAULT_GUARD, type GuardOptions } from '../resilience/ba
 import type { Deadline } from '../resilience/deadline.js';
 import { signatureMismatch, type BackendHealth, type KeyRef, type KeyVersion, type RevocationRecord, type SignatureCheck, type SigningBackend } from './backend.js';
 import { GroupCommit, type ItemResult } from './group-commit.js';
-import { undiciTransport } from './vault-transport.js';
-import { DEFAULT_REVOCATION_KV_MOUNT, forbiddenPaths, revocationRecordsPath, trimMount, unguardedPaths } from '../vault/paths.js';
+import { VaultHttpClient, type VaultClient } from './vault-client.js';
 
-/** The two calls this backend needs; node-vault's client satisfies it, and so can a test fake. */
-export interface VaultClient {
-  token: string;
-  read(path: string): Promise<{ data?: unknown }>;
-  /** LIST; only needed for revocation records in KV. */
-  list?(path: string): Promise<{ data?: unknown }>;
-  write(path: string, data: unknown): Promise<{ data?: unknown; auth?: { client_token: string; lease_duration: number } } | undefined>;
-  /** Optional fast path for signing: same contract as `write`, without node-vault's per-call overhead; `signal` cancels it. */
-  post?(path: string, data: unknown, signal?: AbortSignal): Promise<{ data?: unknown } | undefined>;
-  /** A login that carries a secret in its body: sent without a token and never through node-vault, whose DEBUG output prints request bodies. */
-  login?(path: string, data: unknown): Promise<{ auth?: { client_token: string; lease_duration: number } } | undefined>;
-}
+export type { VaultClient } from './vault-client.js';
+import { DEFAULT_REVOCATION_KV_MOUNT, forbiddenPaths, revocationRecordsPath, trimMount, unguardedPaths } from '../vault/paths.js';
 
 export interface VaultTransitOptions {
   address: string;
@@ -139,7 +127,6 @@ export class VaultTransitBackend implements SigningBackend {
   readonly kind = 'vault-transit';
   private readonly mount: string;
   private login?: Promise<void>;
-  private renewing = false;
   readonly batcher: GroupCommit<SignItem, Uint8Array>;
   readonly guard: BackendGuard;
   /** key → version → revocation record read from KV (records are write-once, so cached for good). */
@@ -157,26 +144,7 @@ export class VaultTransitBackend implements SigningBackend {
   }
 
   static createClient(options: VaultTransitOptions): VaultClient {
-    // One keep-alive pool per backend: a TLS handshake per token would dominate signing latency.
-    const transport = undiciTransport(options.address, { timeoutMs: options.timeoutMs, caFile: options.caFile });
-    const client = vault({
-      apiVersion: 'v1',
-      endpoint: options.address,
-      ...(options.token ? { token: options.token } : {}),
-      ...(options.namespace ? { namespace: options.namespace } : {}),
-      'request-promise': transport,
-    } as Parameters<typeof vault>[0]) as unknown as VaultClient & { closeTransport?: () => Promise<void> };
-    client.closeTransport = () => transport.close();
-    client.post = async (path, data, signal) => {
-      const headers: Record<string, string> = { 'x-vault-token': client.token };
-      if (options.namespace) headers['x-vault-namespace'] = options.namespace;
-      return (await transport.post(path, headers, data, signal)) as { data?: unknown };
-    };
-    client.login = async (path, data) => {
-      const headers: Record<string, string> = options.namespace ? { 'x-vault-namespace': options.namespace } : {};
-      return (await transport.post(path, headers, data)) as { auth?: { client_token: string; lease_duration: number } };
-    };
-    return client;
+    return new VaultHttpClient(options);
   }
 
   /** AppRole: log in once, renew the token in the background, log in again when renewal stops. */
@@ -198,20 +166,10 @@ export class VaultTransitBackend implements SigningBackend {
   }
 
   private startRenewal(leaseSeconds: number): void {
-    const renewable = this.client as unknown as {
-      startTokenRenewal?: (options: { ttl: number }) => Promise<unknown>;
-      on?: (event: string, listener: () => void) => void;
-    };
-    if (!renewable.startTokenRenewal || leaseSeconds <= 0) return;
-    if (!this.renewing) {
-      const relogin = (): void => {
-        this.login = undefined;
-      };
-      renewable.on?.('token:expired', relogin);
-      renewable.on?.('token:error:renew', relogin);
-      this.renewing = true;
-    }
-    void renewable.startTokenRenewal({ ttl: leaseSeconds });
+    // When the token can no longer be renewed, the next call logs in again.
+    this.client.startRenewal?.(leaseSeconds, () => {
+      this.login = undefined;
+    });
   }
 
   /** One Transit call under the circuit breaker, logged in first, mapped to a typed error. */
@@ -435,8 +393,8 @@ export class VaultTransitBackend implements SigningBackend {
 
   async health(): Promise<BackendHealth> {
     try {
-      const response = (await this.client.read('sys/health')) as unknown as { sealed?: boolean; initialized?: boolean };
-      if (response.sealed) return { ok: false, detail: 'Vault is sealed' };
+      const response = await this.client.read('sys/health');
+      if (response.sealed === true) return { ok: false, detail: 'Vault is sealed' };
       return { ok: true, detail: `Vault at ${this.options.address}` };
     } catch (error) {
       return { ok: false, detail: vaultError(error, `Vault health at ${this.options.address}`).message };
@@ -445,10 +403,9 @@ export class VaultTransitBackend implements SigningBackend {
 
   async close(): Promise<void> {
     this.guard.close();
-    const client = this.client as unknown as { stopTokenRenewal?: () => void; closeTransport?: () => Promise<void> };
-    client.stopTokenRenewal?.();
-    await client.closeTransport?.();
+    await this.client.close?.();
   }
+
 }
 
 /** `vault:vN:<base64url>` → signature bytes, checking Transit signed with the version we asked for. */
