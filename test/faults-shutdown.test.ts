@@ -36,11 +36,14 @@ afterAll(async () => {
   await bao?.stop();
 });
 
-/** A token request on a given keep-alive agent: the connection stays open across requests. */
-function onConnection(agent: Agent, url: string): Promise<{ status: number; code?: string; retryAfter?: string; connection?: string }> {
+/** A token request (or a GET of `path`) on a given keep-alive agent: the connection stays open across requests. */
+function onConnection(agent: Agent, url: string, path?: string): Promise<{ status: number; code?: string; retryAfter?: string; connection?: string }> {
   return new Promise((resolve, reject) => {
-    const body = JSON.stringify({ audience: 'https://api.test' });
-    const request = httpRequest(`${url}/v1/tokens`, { method: 'POST', agent, headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (response) => {
+    const body = path ? '' : JSON.stringify({ audience: 'https://api.test' });
+    const options = path
+      ? { method: 'GET', agent }
+      : { method: 'POST', agent, headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } };
+    const request = httpRequest(`${url}${path ?? '/v1/tokens'}`, options, (response) => {
       let text = '';
       response.on('data', (chunk: Buffer) => (text += chunk.toString()));
       response.on('end', () =>
@@ -65,6 +68,8 @@ describe('SIGTERM during a backend stall', () => {
     // One caller holds a keep-alive connection open; its next request arrives during the drain.
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     expect((await onConnection(agent, gateway.url)).status).toBe(200);
+    const prober = new Agent({ keepAlive: true, maxSockets: 1 }); // a kubelet's readiness probe, likewise
+    expect((await onConnection(prober, gateway.url, '/readyz')).status).toBe(200);
 
     process.kill(bao.process.pid!, 'SIGSTOP');
     const inFlight = atRate(20, 1000, () => tokenRequest(gateway.url));
@@ -73,13 +78,16 @@ describe('SIGTERM during a backend stall', () => {
     gateway.child.kill('SIGTERM');
     await sleep(200);
     const late = await onConnection(agent, gateway.url);
+    const probe = await onConnection(prober, gateway.url, '/readyz');
     const code = await gateway.exited;
     const exitMs = performance.now() - termAt;
     agent.destroy();
+    prober.destroy();
 
     expect(code).toBe(0);
     expect(exitMs, `exited ${Math.round(exitMs)} ms after SIGTERM`).toBeLessThan(DRAIN_S * 1000);
     expect(late).toMatchObject({ status: 503, code: 'ERR_SHUTTING_DOWN', retryAfter: '1', connection: 'close' });
+    expect(probe).toMatchObject({ status: 503, code: 'ERR_SHUTTING_DOWN', connection: 'close' }); // the documented body on every route
     // Requests in flight finished: 503 within their deadline (the backend is stalled), never a reset.
     const stalled = await inFlight;
     expect(stalled.filter((s) => s.status !== 503 && s.status !== 200 && s.status !== 0)).toEqual([]);

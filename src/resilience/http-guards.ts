@@ -6,6 +6,7 @@
 // - draining: once shutdown starts, every new request gets 503 ERR_SHUTTING_DOWN with
 //   Retry-After and Connection: close, and responses in flight close their connection.
 import { readFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance } from 'fastify';
@@ -36,23 +37,29 @@ export function connectionCap(limits: ServerLimits, nofile = descriptorLimit()):
   return Math.max(16, nofile - RESERVED_DESCRIPTORS);
 }
 
-const draining = new WeakSet<FastifyInstance>();
-/** Requests being worked on, per app, and who waits for the count to reach zero. */
-const inFlight = new WeakMap<FastifyInstance, { count: number; idle: Array<() => void> }>();
+/** Per app: whether it drains, the responses being worked on, and who waits for them to end. */
+interface DrainState {
+  draining: boolean;
+  inFlight: Set<ServerResponse>;
+  idle: Array<() => void>;
+}
+const drainStates = new WeakMap<FastifyInstance, DrainState>();
 
-/** From now on every new request is answered 503 ERR_SHUTTING_DOWN and connections close after their response. */
+/**
+ * From now on every new request is answered 503 ERR_SHUTTING_DOWN, and every connection, those
+ * of the requests in flight included, closes after its response (Connection: close).
+ */
 export function startDraining(app: FastifyInstance): void {
-  draining.add(app);
+  const state = drainStates.get(app);
+  if (!state) return;
+  state.draining = true;
+  for (const response of state.inFlight) response.shouldKeepAlive = false;
 }
 
-export function isDraining(app: FastifyInstance): boolean {
-  return draining.has(app);
-}
-
-/** Resolves once no request is being worked on (requests refused while draining count too, briefly). */
+/** Resolves once no request is being worked on. */
 export function requestsDone(app: FastifyInstance): Promise<void> {
-  const state = inFlight.get(app);
-  if (!state || state.count === 0) return Promise.resolve();
+  const state = drainStates.get(app);
+  if (!state || state.inFlight.size === 0) return Promise.resolve();
   return new Promise((resolve) => state.idle.push(resolve));
 }
 
@@ -79,25 +86,21 @@ export async function installHttpGuards(app: FastifyInstance, limits: ServerLimi
     });
   }
 
-  const state = { count: 0, idle: [] as Array<() => void> };
-  inFlight.set(app, state);
-  const counted = new WeakSet<object>();
-  const done = (request: object): void => {
-    // A request is done once: when its response is sent, or when its caller went away first.
-    if (!counted.delete(request) || --state.count > 0) return;
+  const state: DrainState = { draining: false, inFlight: new Set(), idle: [] };
+  drainStates.set(app, state);
+  const done = (response: ServerResponse): void => {
+    if (!state.inFlight.delete(response) || state.inFlight.size > 0) return;
     for (const resolve of state.idle.splice(0)) resolve();
   };
-  app.addHook('onResponse', async (request) => done(request));
-  app.addHook('onRequestAbort', async (request) => done(request));
-  app.addHook('onRequest', async (request, reply) => {
-    counted.add(request);
-    state.count++;
-    if (!draining.has(app)) return;
-    reply.header('connection', 'close');
-    throw new ShuttingDownError('this replica is shutting down; retry, and another replica answers');
-  });
-  app.addHook('onSend', async (_request, reply) => {
-    if (draining.has(app)) reply.header('connection', 'close');
+  // A callback hook, not an async one: it runs on every request, the JWKS included. A response
+  // closes once it is sent, or when its caller went away first.
+  app.addHook('onRequest', (_request, reply, next) => {
+    const response = reply.raw;
+    state.inFlight.add(response);
+    response.once('close', () => done(response));
+    if (!state.draining) return next();
+    response.shouldKeepAlive = false;
+    next(new ShuttingDownError('this replica is shutting down; retry, and another replica answers'));
   });
 
   await app.register(underPressure, {

@@ -5,6 +5,7 @@
 // resilience/signing-status.ts) is reported beside it, and by /readyz/signing for alerting.
 import type { FastifyPluginAsync } from 'fastify';
 import { ringSigningStatus } from '../resilience/signing-status.js';
+import { errorBody } from './schemas.js';
 
 export const healthRoutes: FastifyPluginAsync = async (app) => {
   const { keys } = app.signet;
@@ -46,5 +47,7 @@ export const readinessSchema = {
         },
       },
     },
+    // A replica that is draining answers its probes with the error body (503 ERR_SHUTTING_DOWN).
+    error: errorBody.properties.error,
   },
 } as const;
