@@ -62,10 +62,10 @@ async function serve(config: SignetConfig): Promise<void> {
   const shutdown = (signal: string): void => {
     if (closing) return;
     closing = true;
-    const { drainTimeoutMs } = config.server.limits;
+    const { drainTimeoutMs, tokenDeadlineMs } = config.server.limits;
     app.log.info({ signal, drainTimeoutMs }, 'shutting down: draining requests in flight');
     const started = performance.now();
-    drainAndClose(app, drainTimeoutMs).then(
+    drainAndClose(app, drainTimeoutMs, tokenDeadlineMs).then(
       (result) => {
         const ms = Math.round(performance.now() - started);
         if (result === 'cut') app.log.warn({ ms }, 'drain timeout passed: connections still open were cut');

@@ -13,7 +13,7 @@ const CLOSE_HOOKS_GRACE_MS = 1000;
 
 export type DrainResult = 'drained' | 'cut';
 
-export async function drainAndClose(app: FastifyInstance, drainTimeoutMs: number): Promise<DrainResult> {
+export async function drainAndClose(app: FastifyInstance, drainTimeoutMs: number, requestDeadlineMs: number): Promise<DrainResult> {
   startDraining(app);
   // Stop listening but keep open connections (http.Server#close would drop the idle keep-alive
   // ones at once): a caller that sends on one now learns why, instead of meeting a closed socket.
@@ -22,7 +22,8 @@ export async function drainAndClose(app: FastifyInstance, drainTimeoutMs: number
   const timeout = new Promise<'cut'>((resolve) => {
     timer = setTimeout(() => resolve('cut'), drainTimeoutMs);
   });
-  const closing = requestsDone(app).then(() => app.close().then(() => 'drained' as const));
+  // Token requests end by their deadline; admin calls get what is left of the drain timeout.
+  const closing = requestsDone(app, requestDeadlineMs + 100).then(() => app.close().then(() => 'drained' as const));
   const result = await Promise.race([closing, timeout]);
   clearTimeout(timer);
   if (result === 'drained') return result;
