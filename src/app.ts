@@ -207,8 +207,12 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const typed = toGatewayError(error);
     metrics.requestErrors.inc({ code: typed.code });
-    if (typed instanceof ShedError) metrics.requestsShed.inc({ reason: typed.reason });
-    if (typed.status >= 500) {
+    if (typed instanceof ShedError) {
+      // Shedding is counted, not logged per request: a line with a stack per refusal would turn
+      // an overload into a log storm that makes it worse.
+      metrics.requestsShed.inc({ reason: typed.reason });
+      request.log.debug({ reqId: request.id, code: typed.code }, 'request shed');
+    } else if (typed.status >= 500) {
       request.log.error({ reqId: request.id, err: error, code: typed.code }, 'request failed');
     } else {
       request.log.info({ reqId: request.id, code: typed.code, reason: typed.message, url: request.url.split('?')[0] }, 'request rejected');

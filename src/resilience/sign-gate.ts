@@ -8,6 +8,18 @@ export class SignGate {
 
   constructor(private readonly limit: number) {}
 
+  /** One error per ring, made once: under overload, a stack trace per refusal is the costliest part of refusing. */
+  private readonly refusals = new Map<string, OverloadedError>();
+
+  private refusal(ring: string): OverloadedError {
+    let error = this.refusals.get(ring);
+    if (!error) {
+      error = new OverloadedError(`ring "${ring}" already has ${this.limit} signs in progress (server.sign_queue_limit); the backend is not keeping up`);
+      this.refusals.set(ring, error);
+    }
+    return error;
+  }
+
   /** Signs in progress for `ring` (signet_sign_queue_depth). */
   depth(ring: string): number {
     return this.pending.get(ring) ?? 0;
@@ -16,9 +28,7 @@ export class SignGate {
   /** Runs `work` as one sign of `ring`, or throws OverloadedError if the ring is at its limit. */
   async run<T>(ring: string, work: () => Promise<T>): Promise<T> {
     const depth = this.pending.get(ring) ?? 0;
-    if (depth >= this.limit) {
-      throw new OverloadedError(`ring "${ring}" already has ${depth} signs in progress (server.sign_queue_limit); the backend is not keeping up`);
-    }
+    if (depth >= this.limit) throw this.refusal(ring);
     this.pending.set(ring, depth + 1);
     try {
       return await work();
