@@ -35,6 +35,8 @@ async function replicas(name: string, tweak: (config: SignetConfig) => void = ()
   const raw = {
     refresh_interval_seconds: 1,
     redis_url: REDIS_URL,
+    // This test is about verifiers, not deadlines: a loaded CI machine must not turn a slow sign into a 503.
+    server: { token_deadline_ms: 10_000 },
     jwks: { max_age_seconds: 2, stale_while_revalidate_seconds: 0 },
     backends: { vault: { type: 'vault-transit', address: url, token: OPENBAO_ROOT_TOKEN } },
     rings: [{ name, backend: 'vault', key, alg: 'ES256', issuer: 'https://signet.test', ...TIMING }],
@@ -128,7 +130,7 @@ describe('rotation under traffic (OpenBao, two replicas, Redis)', () => {
     console.info(`prepublish 0: ${result.issued} tokens, ${result.kids.size} kids, ${result.failures.length} failures`);
     expect(result.kids.size).toBeGreaterThanOrEqual(3);
     expect(result.failures.length).toBeGreaterThan(0);
-    expect(result.failures.every((f) => /JWKSNoMatchingKey/.test(f.error))).toBe(true);
+    expect(result.failures.filter((f) => !/JWKSNoMatchingKey/.test(f.error)).slice(0, 3)).toEqual([]);
   }, 60_000);
 });
 
