@@ -1,4 +1,4 @@
-// npm run bench [-- --duration 5 --warmup 1]
+// npm run bench [-- --duration 5 --warmup 1]   (BENCH_LABEL=name: results go to <date>-<name>.*)
 // Starts OpenBao, two gateways (vault-transit and local) and a trivial Fastify server on loopback,
 // drives every scenario at c1 and c64 with autocannon, and writes bench/results/<date>.{json,md,svg}.
 // Any error or unexpected status fails the run (exit 1) after the report is written.
@@ -111,7 +111,9 @@ async function main(): Promise<number> {
     const report = markdown(machine, settings, rows, checks, rss);
 
     mkdirSync(RESULTS, { recursive: true });
-    const base = join(RESULTS, machine.date);
+    // BENCH_LABEL tells apart runs of one day (e.g. before and after a change): <date>-<label>.
+    const label = process.env.BENCH_LABEL?.replace(/[^a-z0-9-]/gi, '');
+    const base = join(RESULTS, label ? `${machine.date}-${label}` : machine.date);
     const json = {
       machine,
       settings,

@@ -21,6 +21,9 @@ import { jwksRoutes } from './routes/jwks.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { openApiRoutes, registerOpenApi } from './routes/openapi.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { installHttpGuards, serverTimeouts } from './resilience/http-guards.js';
+import { SignGate } from './resilience/sign-gate.js';
+import { ringSigningStatus } from './resilience/signing-status.js';
 import type { Services } from './services.js';
 import type { Coordination } from './state/coordination.js';
 import { FileLedgerStore } from './state/file-ledger.js';
@@ -30,6 +33,7 @@ import { CallerDirectory } from './auth/callers.js';
 import { httpsOptions } from './auth/certificates.js';
 import { oauthRoutes } from './auth/oauth/token-endpoint.js';
 import { RateLimits } from './auth/rate-limit.js';
+import { TokenIssuer } from './tokens/issuer.js';
 import { WebhookNotifier } from './webhooks.js';
 
 export interface BuildOptions {
@@ -42,6 +46,12 @@ export interface BuildOptions {
   scheduling?: boolean;
   /** Where audit records go; by default config.audit.file, or else the log stream. */
   auditSink?: LineSink;
+  /**
+   * Whether start-up fails when a ring's keys cannot be loaded (CLI commands, which need them).
+   * `signet serve` passes false: it starts not ready, retries with backoff, and serves the JWKS
+   * once the keys load, instead of exiting into a crash loop.
+   */
+  requireKeysAtStart?: boolean;
 }
 
 // stdout, shared by the log and (unless audit.file is set) the audit records: one stream, so
@@ -86,6 +96,7 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
   if (!redis && [...config.backends.values()].some((backend) => backend.type !== 'local')) {
     logger.warn({ stateDir: config.stateDir }, 'no redis_url: revocations reach other replicas only at their next refresh, and the rotation lock is in-process; configure Redis when running several replicas');
   }
+  const signGate = new SignGate(config.server.limits.signQueueLimit);
   const canary = options.canary === false ? undefined : (options.canary ?? verifyingCanary(clock));
   const keys = new KeyService({ config, backends, clock, requiresCanary: canary !== undefined });
   const webhooks = new WebhookNotifier(config.webhooks, logger, clock);
@@ -123,9 +134,23 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
       for (const state of ['pending', 'active', 'retiring', 'retired', 'revoked'] as const) {
         metrics.versionState.set({ ring: ring.name, state }, view.versions.filter((v) => v.state === state).length);
       }
-      metrics.ringCanSign.set({ ring: ring.name }, view.signing === null ? 0 : 1);
       const signing = versions.find((v) => v.version === view.signing);
       if (signing) metrics.signingVersionAge.set({ ring: ring.name }, (clock() - signing.createdAt.getTime()) / 1000);
+    }
+  });
+  // Backend health: the circuit, whether it answers, each call timed; and each ring's sign queue
+  // and whether it can sign, from the same answer /readyz/signing gives.
+  for (const [name, backend] of backends) {
+    backend.guard?.observe((operation, outcome, seconds) => metrics.backendRequestSeconds.observe({ backend: name, operation, outcome }, seconds));
+  }
+  metrics.beforeScrape(() => {
+    for (const [name, backend] of backends) {
+      metrics.backendCircuitState.set({ backend: name }, backend.guard?.circuitState ?? 0);
+      metrics.backendUp.set({ backend: name }, backend.guard?.up === false ? 0 : 1);
+    }
+    for (const ring of keys.rings.values()) {
+      metrics.ringCanSign.set({ ring: ring.name }, ringSigningStatus(ring).can_sign ? 1 : 0);
+      metrics.signQueueDepth.set({ ring: ring.name }, signGate.depth(ring.name));
     }
   });
 
@@ -142,14 +167,15 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
     bodyLimit: config.server.bodyLimitBytes,
     trustProxy: config.server.trustProxy,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
-    // Requests that arrive while closing get ERR_SHUTTING_DOWN in the documented body (src/http/contract.ts).
-    return503OnClosing: false,
-    ...contractServerOptions(logger, metrics.requestErrors),
+    // Requests that arrive while draining get ERR_SHUTTING_DOWN in the documented body (resilience/http-guards.ts).
+    ...serverTimeouts(config.server.limits),
+    ...contractServerOptions(logger, metrics),
   });
 
   const clients = new CallerDirectory(config, metrics.registry, clock);
   const rateLimits = new RateLimits(redis, logger);
-  const services: Services = { config, keys, refresh, clients, rateLimits, metrics, clock, rotation, revocation, audit };
+  const issuer = new TokenIssuer({ keys, signGate, metrics, audit, clock, deadlineMs: config.server.limits.tokenDeadlineMs });
+  const services: Services = { config, keys, refresh, clients, rateLimits, issuer, metrics, clock, rotation, revocation, audit, signGate };
   app.decorate('signet', services);
   // JSON only: Fastify's default text/plain parser would turn a form post into a 400 about shape.
   app.removeContentTypeParser('text/plain');
@@ -168,10 +194,11 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
     });
   }
   // Typed errors → status and the documented body, in one place; 5xx details go to the log only.
-  app.setErrorHandler((error: FastifyError, request, reply) => replyWithError(request, reply, error, metrics.requestErrors));
-  installHttpContract(app, metrics.requestErrors);
+  app.setErrorHandler((error: FastifyError, request, reply) => replyWithError(request, reply, error, metrics));
+  installHttpContract(app, metrics);
   await registerOpenApi(app);
 
+  await installHttpGuards(app, config.server.limits);
   await app.register(healthRoutes);
   await app.register(metricsRoutes);
   await app.register(jwksRoutes);
@@ -185,12 +212,18 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
       rotation.start();
       revocation.listen();
     }
-    await refresh.start();
+    const requireKeys = options.requireKeysAtStart !== false;
+    await refresh.start({ requireKeys });
     // Say loudly, once at start-up, when a key is weaker than non-exportable.
-    for (const [ring, findings] of await keys.auditKeys()) {
-      metrics.keyAuditFindings.set({ ring }, findings.length);
-      for (const finding of findings) logger.warn({ ring }, finding);
-    }
+    const auditKeys = async (): Promise<void> => {
+      for (const [ring, findings] of await keys.auditKeys()) {
+        metrics.keyAuditFindings.set({ ring }, findings.length);
+        for (const finding of findings) logger.warn({ ring }, finding);
+      }
+    };
+    // A backend that is down must not hold up listening (and serving the JWKS once keys load).
+    if (requireKeys) await auditKeys();
+    else void auditKeys();
   });
   app.addHook('onClose', async () => {
     refresh.stop();

@@ -9,6 +9,7 @@ import { installReload } from './config/reload.js';
 import type { SignetConfig } from './config/schema.js';
 import { isLoopback } from './config/checks.js';
 import { BackendUnavailableError, ConfigError, GatewayError } from './errors.js';
+import { drainAndClose } from './resilience/shutdown.js';
 import { issueToken } from './tokens/issue.js';
 import { operatorPolicy } from './tokens/policy.js';
 import { VAULT_ROLES, vaultPolicy, type VaultRole } from './vault/policy.js';
@@ -49,7 +50,8 @@ async function withKeys<T>(config: SignetConfig, work: (app: FastifyInstance) =>
 
 async function serve(config: SignetConfig): Promise<void> {
   const logger = createLogger(config.server.logLevel);
-  const app = await buildApp(config, { logger });
+  // A backend that cannot be reached at start-up is retried, not fatal: exiting would be a crash loop.
+  const app = await buildApp(config, { logger, requireKeysAtStart: false });
   await app.listen({ host: config.server.host, port: config.server.port });
   installReload(app, process.env, logger); // SIGHUP and config-file changes reload clients and identity providers
   if (config.devApiKey) {
@@ -68,14 +70,19 @@ async function serve(config: SignetConfig): Promise<void> {
   const shutdown = (signal: string): void => {
     if (closing) return;
     closing = true;
-    app.log.info({ signal }, 'shutting down');
-    app.close().then(
-      () => {
+    const { drainTimeoutMs, tokenDeadlineMs } = config.server.limits;
+    app.log.info({ signal, drainTimeoutMs }, 'shutting down: draining requests in flight');
+    const started = performance.now();
+    drainAndClose(app, drainTimeoutMs, tokenDeadlineMs).then(
+      (result) => {
+        const ms = Math.round(performance.now() - started);
+        if (result === 'cut') app.log.warn({ ms }, 'drain timeout passed: connections still open were cut');
+        else app.log.info({ ms }, 'drained');
         logger.flush(() => process.exit(0)); // the log is written asynchronously
       },
       (error: unknown) => {
         app.log.error({ err: error }, 'shutdown failed');
-        process.exit(1);
+        logger.flush(() => process.exit(1));
       },
     );
   };

@@ -69,12 +69,6 @@ export class HeadersTooLargeError extends GatewayError {
   override readonly code: string = 'ERR_HEADERS_TOO_LARGE';
   override readonly status: number = 431;
 }
-/** The gateway is shutting down: another replica should take the request. */
-export class ShuttingDownError extends GatewayError {
-  override readonly code: string = 'ERR_SHUTTING_DOWN';
-  override readonly status: number = 503;
-  override retryAfterSeconds = 1;
-}
 
 // 401/403: who is asking, and what their policy allows.
 export class UnauthenticatedError extends GatewayError {
@@ -146,6 +140,53 @@ export class NoSigningVersionError extends GatewayError {
   override readonly status: number = 503;
   override retryAfterSeconds = 5;
 }
+/**
+ * The backend gave no answer: refused, reset, timed out, or a 5xx. These, and only these, count
+ * toward the backend's circuit breaker: a backend that answers "no" is up.
+ */
+export class BackendUnreachableError extends BackendUnavailableError {}
+/** No answer within the call's timeout (or every caller's deadline passed while it was out). */
+export class BackendTimeoutError extends BackendUnreachableError {}
+
+/** Why a request was refused without being worked on (`signet_requests_shed_total{reason}`). */
+export type ShedReason = 'queue_full' | 'deadline' | 'circuit_open' | 'overload' | 'shutting_down' | 'not_ready';
+
+/** Refused up front or cut short: the request was not worked on to the end. */
+export abstract class ShedError extends GatewayError {
+  override readonly status: number = 503;
+  override retryAfterSeconds = 1;
+  abstract readonly reason: ShedReason;
+}
+/** The request's end-to-end deadline passed (queueing, backend attempts and retries together). */
+export class DeadlineExceededError extends ShedError {
+  override readonly code: string = 'ERR_DEADLINE_EXCEEDED';
+  readonly reason = 'deadline';
+}
+/** The backend's circuit is open after repeated failures: no call is made until a trial succeeds. */
+export class CircuitOpenError extends ShedError {
+  override readonly code: string = 'ERR_BACKEND_CIRCUIT_OPEN';
+  readonly reason = 'circuit_open';
+}
+/** Too much queued work for the ring, or the event loop or heap is over its limit. */
+export class OverloadedError extends ShedError {
+  override readonly code: string = 'ERR_OVERLOADED';
+  constructor(
+    message: string,
+    readonly reason: 'queue_full' | 'overload' = 'queue_full',
+  ) {
+    super(message);
+  }
+}
+/** The gateway is draining for shutdown; another replica answers. */
+export class ShuttingDownError extends ShedError {
+  override readonly code: string = 'ERR_SHUTTING_DOWN';
+  readonly reason = 'shutting_down';
+}
+/** The ring's keys have not loaded yet (the backend was unreachable at start-up); retried with backoff. */
+export class NotReadyError extends ShedError {
+  override readonly code: string = 'ERR_NOT_READY';
+  readonly reason = 'not_ready';
+}
 
 // 502: the backend answered, but with something that is not a usable key or signature.
 export class BackendResponseError extends GatewayError {
@@ -157,6 +198,17 @@ export class MalformedDerError extends BackendResponseError {
 }
 export class UnsupportedKeyError extends BackendResponseError {
   override readonly code: string = 'ERR_UNSUPPORTED_KEY';
+}
+/**
+ * The backend no longer has the key a configured ring names (deleted, or a backend restored
+ * empty). A server-side fault, never the caller's: 502 so the 5xx alert fires.
+ */
+export class BackendKeyMissingError extends BackendResponseError {
+  override readonly code: string = 'ERR_BACKEND_KEY_MISSING';
+}
+/** The backend has the key but not this version (trimmed, or its KMS alias deleted). */
+export class BackendVersionMissingError extends BackendKeyMissingError {
+  override readonly code: string = 'ERR_BACKEND_VERSION_MISSING';
 }
 
 /** Start-up only: a config that cannot work. Never reaches HTTP. */

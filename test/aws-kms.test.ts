@@ -17,7 +17,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { calculateJwkThumbprint, compactVerify, importJWK, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { AwsKmsBackend, KMS_RAW_MESSAGE_LIMIT, kmsError, sdkKmsApi, type AwsKmsOptions, type KmsApi } from '../src/backends/aws-kms.js';
+import { AwsKmsBackend, KMS_RAW_MESSAGE_LIMIT, kmsError, sdkKmsApi, type AwsKmsOptions, type KmsApi } from '../src/backends/aws-kms/index.js';
 import type { KeyRef } from '../src/backends/backend.js';
 import { GatewayError } from '../src/errors.js';
 import { ALGORITHMS, type JwsAlg } from '../src/jose/algorithms.js';
@@ -93,11 +93,11 @@ describe('AWS KMS backend against moto', () => {
     }
   });
 
-  it('an alias-less key is ERR_UNKNOWN_RING for listVersions, sign and createVersion', async () => {
+  it('an alias-less key is ERR_BACKEND_KEY_MISSING for listVersions, sign and createVersion', async () => {
     const ref = refOf(uniqueKey('missing'));
-    expect((await failure(backend.listVersions(ref))).code).toBe('ERR_UNKNOWN_RING');
-    expect((await failure(backend.sign(ref, 1, Buffer.from('a.b')))).code).toBe('ERR_UNKNOWN_RING');
-    expect((await failure(backend.createVersion(ref))).code).toBe('ERR_UNKNOWN_RING');
+    expect((await failure(backend.listVersions(ref))).code).toBe('ERR_BACKEND_KEY_MISSING');
+    expect((await failure(backend.sign(ref, 1, Buffer.from('a.b')))).code).toBe('ERR_BACKEND_KEY_MISSING');
+    expect((await failure(backend.createVersion(ref))).code).toBe('ERR_BACKEND_KEY_MISSING');
   });
 
   it('createVersion adds alias/<key>/v<N+1> on a new tagged key and leaves alias/<key> alone; markSigning moves it', async () => {
@@ -140,7 +140,7 @@ describe('AWS KMS backend against moto', () => {
       [1, true],
       [2, false],
     ]);
-    expect((await failure(backend.revokeVersion(ref, { version: 7, reason: 'test', at: Date.now() }))).code).toBe('ERR_UNKNOWN_VERSION');
+    expect((await failure(backend.revokeVersion(ref, { version: 7, reason: 'test', at: Date.now() }))).code).toBe('ERR_BACKEND_VERSION_MISSING');
   });
 
   it('ensureKey creates v1 when the ring has no versions, does nothing otherwise, and does not create alias/<key>', async () => {
@@ -407,8 +407,8 @@ describe('AWS KMS backend with a fake client (AWS behaviour moto cannot show)', 
       [kmsException('ThrottlingException'), 1, 'ERR_BACKEND_THROTTLED', 503],
       [kmsException('SomethingNew', { status: 429 }), 1, 'ERR_BACKEND_THROTTLED', 503],
       [kmsException('LimitExceededException'), undefined, 'ERR_BACKEND_THROTTLED', 503],
-      [kmsException('NotFoundException'), undefined, 'ERR_UNKNOWN_RING', 404],
-      [kmsException('NotFoundException'), 3, 'ERR_UNKNOWN_VERSION', 404],
+      [kmsException('NotFoundException'), undefined, 'ERR_BACKEND_KEY_MISSING', 502],
+      [kmsException('NotFoundException'), 3, 'ERR_BACKEND_VERSION_MISSING', 502],
       [kmsException('AccessDeniedException'), 1, 'ERR_BACKEND_UNAVAILABLE', 503],
       [kmsException('UnrecognizedClientException'), 1, 'ERR_BACKEND_UNAVAILABLE', 503],
       [Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }), 1, 'ERR_BACKEND_UNAVAILABLE', 503],
@@ -494,14 +494,14 @@ describe('AWS KMS backend with a fake client (AWS behaviour moto cannot show)', 
     });
   });
 
-  it('sign finds a version another replica created since the last listing; an unknown version is ERR_UNKNOWN_VERSION', async () => {
+  it('sign finds a version another replica created since the last listing; an unknown version is ERR_BACKEND_VERSION_MISSING', async () => {
     const fake = new FakeKms();
     fake.addKey('ECC_NIST_P256', ['alias/late/v1']);
     const backend = new AwsKmsBackend(fakeOptions(), fake);
     await backend.listVersions(refOf('late'));
     fake.addKey('ECC_NIST_P256', ['alias/late/v2']);
     await expect(backend.sign(refOf('late'), 2, Buffer.from('a.b'))).resolves.toHaveLength(64);
-    expect((await failure(backend.sign(refOf('late'), 3, Buffer.from('a.b')))).code).toBe('ERR_UNKNOWN_VERSION');
+    expect((await failure(backend.sign(refOf('late'), 3, Buffer.from('a.b')))).code).toBe('ERR_BACKEND_VERSION_MISSING');
   });
 
   it('markSigning creates alias/<key> if missing, and survives another replica creating it first', async () => {
@@ -667,9 +667,9 @@ describe('AWS KMS backend through the real SDK against a stub endpoint (retries,
     expect(error.message).toMatch(/IAM policy/);
   });
 
-  it('NotFoundException for a version\'s key is ERR_UNKNOWN_VERSION', async () => {
+  it('NotFoundException for a version\'s key is 502 ERR_BACKEND_VERSION_MISSING', async () => {
     const { error } = await signVia(() => kmsErrorReply('NotFoundException'));
-    expect(error.code).toBe('ERR_UNKNOWN_VERSION');
+    expect(error).toMatchObject({ code: 'ERR_BACKEND_VERSION_MISSING', status: 502 });
   });
 
   it('a KMS that does not answer within timeout_ms is ERR_BACKEND_UNAVAILABLE, per attempt', async () => {

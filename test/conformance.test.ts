@@ -13,12 +13,12 @@ import { remoteVerifier } from './helpers/verify.js';
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
-async function errorCode(promise: Promise<unknown>): Promise<string> {
+async function failure(promise: Promise<unknown>): Promise<{ code: string; status: number }> {
   try {
     await promise;
   } catch (error) {
     expect(error).toBeInstanceOf(GatewayError);
-    return (error as GatewayError).code;
+    return { code: (error as GatewayError).code, status: (error as GatewayError).status };
   }
   throw new Error('expected the call to fail');
 }
@@ -83,13 +83,13 @@ describe.each(cases)('backend conformance: $kind', (backendCase) => {
     }
   });
 
-  it('an unknown key is ERR_UNKNOWN_RING and an unknown version is ERR_UNKNOWN_VERSION', async () => {
+  it('a key missing at the backend is ERR_BACKEND_KEY_MISSING and a missing version ERR_BACKEND_VERSION_MISSING, both 502', async () => {
     const alg = backendCase.algs[0]!;
     const missing = { ring: 'missing', key: `missing-${suffix}`, alg };
-    expect(await errorCode(backend.listVersions(missing))).toBe('ERR_UNKNOWN_RING');
-    expect(await errorCode(backend.sign(missing, 1, Buffer.from('a.b')))).toBe('ERR_UNKNOWN_RING');
+    expect(await failure(backend.listVersions(missing))).toEqual({ code: 'ERR_BACKEND_KEY_MISSING', status: 502 });
+    expect(await failure(backend.sign(missing, 1, Buffer.from('a.b')))).toEqual({ code: 'ERR_BACKEND_KEY_MISSING', status: 502 });
     const ring = gateway.app.signet.keys.ring(ringName(alg));
-    expect(await errorCode(backend.sign(ring.ref, 9999, Buffer.from('a.b')))).toBe('ERR_UNKNOWN_VERSION');
+    expect(await failure(backend.sign(ring.ref, 9999, Buffer.from('a.b')))).toEqual({ code: 'ERR_BACKEND_VERSION_MISSING', status: 502 });
   });
 
   it('health reports ok', async () => {

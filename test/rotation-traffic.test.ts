@@ -29,7 +29,8 @@ afterAll(async () => {
 });
 
 async function replicas(name: string, tweak: (config: SignetConfig) => void = () => undefined): Promise<[RunningGateway, RunningGateway, VaultRing]> {
-  const setup = await vaultRing(name, { redisUrl: redis.url, ring: RING });
+  // This test is about verifiers, not deadlines: a loaded CI machine must not turn a slow sign into a 503.
+  const setup = await vaultRing(name, { redisUrl: redis.url, ring: RING, top: { server: { token_deadline_ms: 10_000 } } });
   const start = async (): Promise<RunningGateway> => {
     const config = configFrom(setup.raw);
     tweak(config);

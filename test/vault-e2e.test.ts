@@ -54,13 +54,13 @@ describe('Vault/OpenBao Transit end to end', () => {
     expect(await calculateJwkThumbprint(published, 'sha256')).toBe(body.kid);
   });
 
-  it('a missing Transit key fails start-up with ERR_UNKNOWN_RING', async () => {
+  it('a missing Transit key fails a start-up that requires keys (CLI commands) with ERR_BACKEND_KEY_MISSING', async () => {
     const config = configFrom({
       backends: { vault: { type: 'vault-transit', address: url, token: OPENBAO_ROOT_TOKEN } },
       rings: [{ name: 'ghost', backend: 'vault', key: `signet-missing-${suffix}`, alg: 'ES256' }],
       clients: [openClient()],
     });
-    await expect(startGateway(config)).rejects.toMatchObject({ code: 'ERR_UNKNOWN_RING' });
+    await expect(startGateway(config)).rejects.toMatchObject({ code: 'ERR_BACKEND_KEY_MISSING', status: 502 });
   });
 
   it('a key of the wrong type for the ring alg fails start-up with ERR_UNSUPPORTED_KEY', async () => {

@@ -312,12 +312,12 @@ describe('Vault policies (real OpenBao, infra/vault/setup-dev.sh)', () => {
     it('the setup-dev AppRole passes, and DEBUG output shows neither its secret_id nor a token', () => {
       const secretFile = join(tempDir(), 'secret-id');
       writeFileSync(secretFile, credentials.SIGNET_VAULT_SECRET_ID!, { mode: 0o600 });
-      const result = doctor({ approle: { role_id: credentials.SIGNET_VAULT_ROLE_ID, secret_id_file: secretFile } }, { DEBUG: '*' });
+      const result = doctor({ approle: { role_id: credentials.SIGNET_VAULT_ROLE_ID, secret_id_file: secretFile } }, { DEBUG: '*', NODE_DEBUG: 'undici' });
       expect(result.stdout).toMatch(/^ok {4}ring default: v\d+ signs/m);
       expect(result.stdout).not.toMatch(/^(FAIL|warn)/m);
       expect(result.status).toBe(0);
       const output = `${result.stdout}\n${result.stderr}`;
-      expect(result.stderr).toMatch(/node-vault/); // the debug channel really was on
+      expect(result.stderr).toMatch(/UNDICI \d+: sending request to POST .*\/v1\/auth\/approle\/login/); // the HTTP client's debug channel really was on
       expect(output).not.toContain(credentials.SIGNET_VAULT_SECRET_ID);
       expect(output).not.toMatch(/secret_id/);
       expect(output).not.toMatch(TOKEN_LIKE);

@@ -2,6 +2,8 @@
 // ring's versions: the gateway keeps no key state of its own, so replicas agree without talking.
 import { KeyIntegrityError } from '../errors.js';
 import type { JwsAlg } from '../jose/algorithms.js';
+import type { BackendGuard } from '../resilience/backend-guard.js';
+import type { Deadline } from '../resilience/deadline.js';
 
 /** Which backend key a ring is bound to, and the alg it signs with. */
 export interface KeyRef {
@@ -51,10 +53,15 @@ export interface BackendHealth {
 
 export interface SigningBackend {
   readonly kind: string;
-  /** Every version that can still verify/sign, oldest first. Throws UnknownRingError if the key is missing. */
+  /** The circuit breaker and call metrics of a backend that can fail (local keys cannot). */
+  readonly guard?: BackendGuard;
+  /** Every version that can still verify/sign, oldest first. Throws BackendKeyMissingError if the key is missing. */
   listVersions(key: KeyRef): Promise<KeyVersion[]>;
-  /** Raw JWS signature bytes (r||s for ECDSA) over the ASCII signing input, with exactly this version. */
-  sign(key: KeyRef, version: number, signingInput: Uint8Array, check?: SignatureCheck): Promise<Uint8Array>;
+  /**
+   * Raw JWS signature bytes (r||s for ECDSA) over the ASCII signing input, with exactly this
+   * version. Gives up with DeadlineExceededError when `deadline` passes, whatever it was doing.
+   */
+  sign(key: KeyRef, version: number, signingInput: Uint8Array, check?: SignatureCheck, deadline?: Deadline): Promise<Uint8Array>;
   /** Creates a new newest version. Does not make it sign: the key ring decides when. */
   createVersion(key: KeyRef): Promise<KeyVersion>;
   /** Creates the key with one version if it does not exist yet (dev and tests; production keys come from infra). */

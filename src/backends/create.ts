@@ -14,7 +14,7 @@ export async function createBackend(config: BackendConfig): Promise<SigningBacke
       return new VaultTransitBackend(config);
     }
     case 'aws-kms': {
-      const { AwsKmsBackend } = await import('./aws-kms.js');
+      const { AwsKmsBackend } = await import('./aws-kms/index.js');
       return new AwsKmsBackend(config);
     }
   }

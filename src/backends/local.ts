@@ -5,7 +5,7 @@ import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ALGORITHMS, NODE_HASH, type JwsAlg } from '../jose/algorithms.js';
-import { BackendResponseError, UnknownRingError, UnknownVersionError, InvalidRequestError } from '../errors.js';
+import { BackendKeyMissingError, BackendResponseError, BackendVersionMissingError, InvalidRequestError } from '../errors.js';
 import { checkSampled, type BackendHealth, type KeyRef, type KeyVersion, type RevocationRecord, type SignatureCheck, type SigningBackend } from './backend.js';
 
 const generate = promisify(generateKeyPair);
@@ -142,7 +142,7 @@ export class LocalBackend implements SigningBackend {
 
   async listVersions(ref: KeyRef): Promise<KeyVersion[]> {
     const loaded = await this.load(ref, true);
-    if (!loaded) throw new UnknownRingError(`local key "${ref.key}" does not exist`);
+    if (!loaded) throw new BackendKeyMissingError(`local key "${ref.key}" does not exist`);
     return loaded.versions.map(({ version, createdAt, spki }) => ({ version, createdAt, spki }));
   }
 
@@ -153,7 +153,7 @@ export class LocalBackend implements SigningBackend {
   async revokeVersion(ref: KeyRef, record: RevocationRecord): Promise<void> {
     await this.serialised(async () => {
       const loaded = await this.load(ref, true);
-      if (!loaded) throw new UnknownRingError(`local key "${ref.key}" does not exist`);
+      if (!loaded) throw new BackendKeyMissingError(`local key "${ref.key}" does not exist`);
       if (loaded.revoked.some((known) => known.version === record.version)) return;
       await this.persist(ref, loaded.versions, [...loaded.revoked, record]);
     });
@@ -162,7 +162,7 @@ export class LocalBackend implements SigningBackend {
   async createVersion(ref: KeyRef): Promise<KeyVersion> {
     return this.serialised(async () => {
       const existing = await this.load(ref, true);
-      if (!existing) throw new UnknownRingError(`local key "${ref.key}" does not exist`);
+      if (!existing) throw new BackendKeyMissingError(`local key "${ref.key}" does not exist`);
       const { version, createdAt, spki } = await this.addVersion(ref, existing);
       return { version, createdAt, spki };
     });
@@ -171,9 +171,9 @@ export class LocalBackend implements SigningBackend {
   async sign(ref: KeyRef, version: number, signingInput: Uint8Array, check?: SignatureCheck): Promise<Uint8Array> {
     let loaded = await this.load(ref);
     if (loaded && !loaded.versions.some((v) => v.version === version)) loaded = await this.load(ref, true); // made by another process?
-    if (!loaded) throw new UnknownRingError(`local key "${ref.key}" does not exist`);
+    if (!loaded) throw new BackendKeyMissingError(`local key "${ref.key}" does not exist`);
     const found = loaded.versions.find((v) => v.version === version);
-    if (!found) throw new UnknownVersionError(`local key "${ref.key}" has no version ${version}`);
+    if (!found) throw new BackendVersionMissingError(`local key "${ref.key}" has no version ${version}`);
     const spec = ALGORITHMS[ref.alg];
     const hash = spec.kty === 'OKP' ? null : NODE_HASH[spec.hash]!;
     const key =

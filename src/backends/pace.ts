@@ -35,8 +35,8 @@ export class Pacer {
     return this.options.ratePerSecond <= 0;
   }
 
-  /** Waits for this name's turn, or throws BackendThrottledError (Retry-After 1) if that is too far off. */
-  async acquire(name: string): Promise<void> {
+  /** Waits for this name's turn, or throws BackendThrottledError (Retry-After 1) if that is further off than `maxWaitMs`. */
+  async acquire(name: string, maxWaitMs = this.maxWaitMs): Promise<void> {
     if (this.unlimited) return;
     let bucket = this.buckets.get(name);
     if (!bucket) {
@@ -44,7 +44,7 @@ export class Pacer {
       bucket = new TokenBucket(rate, this.options.burst ?? Math.max(1, rate), this.now);
       this.buckets.set(name, bucket);
     }
-    const waitMs = bucket.reserve(this.maxWaitMs);
+    const waitMs = bucket.reserve(Math.min(maxWaitMs, this.maxWaitMs));
     if (waitMs === undefined) {
       throw new BackendThrottledError(`ring "${name}" is over its client-side pace limit of ${this.options.ratePerSecond} KMS calls per second`, { retryAfterSeconds: 1 });
     }

@@ -1,35 +1,27 @@
 // HashiCorp Vault / OpenBao Transit. A ring is one Transit key; its versions are Transit's
 // key versions. Every sign names its version: a `rotate` makes the new version Transit's default
 // at once, and signing with the default is how verifiers meet a kid they have never seen.
-import vault from 'node-vault';
 import { ALGORITHMS, type JwsAlg } from '../jose/algorithms.js';
 import { ed25519RawToSpki, pemToDer } from '../jose/jwk.js';
 import {
+  BackendKeyMissingError,
   BackendResponseError,
   BackendThrottledError,
+  BackendTimeoutError,
   BackendUnavailableError,
+  BackendUnreachableError,
+  BackendVersionMissingError,
   GatewayError,
-  UnknownRingError,
-  UnknownVersionError,
   UnsupportedKeyError,
 } from '../errors.js';
+import { BackendGuard, DEFAULT_GUARD, type GuardOptions } from '../resilience/backend-guard.js';
+import type { Deadline } from '../resilience/deadline.js';
 import { signatureMismatch, type BackendHealth, type KeyRef, type KeyVersion, type RevocationRecord, type SignatureCheck, type SigningBackend } from './backend.js';
 import { GroupCommit, type ItemResult } from './group-commit.js';
-import { undiciTransport } from './vault-transport.js';
 import { DEFAULT_REVOCATION_KV_MOUNT, forbiddenPaths, grantedPaths, revocationRecordsPath, trimMount, unguardedPaths } from '../vault/paths.js';
+import { VaultHttpClient, type VaultClient } from './vault-client.js';
 
-/** The two calls this backend needs; node-vault's client satisfies it, and so can a test fake. */
-export interface VaultClient {
-  token: string;
-  read(path: string): Promise<{ data?: unknown }>;
-  /** LIST; only needed for revocation records in KV. */
-  list?(path: string): Promise<{ data?: unknown }>;
-  write(path: string, data: unknown): Promise<{ data?: unknown; auth?: { client_token: string; lease_duration: number } } | undefined>;
-  /** Optional fast path for signing: same contract as `write`, without node-vault's per-call overhead. */
-  post?(path: string, data: unknown): Promise<{ data?: unknown } | undefined>;
-  /** A login that carries a secret in its body: sent without a token and never through node-vault, whose DEBUG output prints request bodies. */
-  login?(path: string, data: unknown): Promise<{ auth?: { client_token: string; lease_duration: number } } | undefined>;
-}
+export type { VaultClient } from './vault-client.js';
 
 export interface VaultTransitOptions {
   address: string;
@@ -45,6 +37,9 @@ export interface VaultTransitOptions {
   batchMaxInFlight?: number;
   /** KV v2 mount of the write-once revocation records beside the key (none when undefined); the key audit checks who may rewrite them. */
   revocationKvMount?: string;
+  /** Circuit breaker settings; `name` labels the backend's metrics. */
+  circuit?: GuardOptions;
+  name?: string;
 }
 
 interface SignItem {
@@ -82,22 +77,40 @@ const ROOT_TOKEN_FINDING = `Signet's Vault token is a root token: it could do an
 /** Where a Transit call for a ring went wrong, for messages. */
 const keyCall = (ref: KeyRef, action: string): string => `Transit ${action} for ring "${ref.ring}" (key "${ref.key}")`;
 
+// undici's and Node's names for "no answer in time" and "cancelled because nobody waits".
+const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_ABORTED', 'ABORT_ERR', 'ETIMEDOUT']);
+const TIMEOUT_NAMES: ReadonlySet<string> = new Set(['AbortError', 'TimeoutError', 'HeadersTimeoutError', 'BodyTimeoutError', 'ConnectTimeoutError', 'DeadlineExceededError']);
+
 /** Maps a failed Vault call to a typed error; `where` says which call, e.g. keyCall(ref, 'sign'). */
 export function vaultError(error: unknown, where: string): GatewayError {
-  if (error instanceof GatewayError) return error;
-  const failure = error as VaultApiError;
+  if (error instanceof GatewayError && !TIMEOUT_NAMES.has(error.name)) return error;
+  const failure = error as VaultApiError & { name?: string };
   const status = failure.response?.statusCode;
   const detail = failure.response?.body?.errors?.join('; ') ?? failure.message ?? String(error);
+  if (status === undefined && (TIMEOUT_CODES.has(failure.code ?? '') || TIMEOUT_NAMES.has(failure.name ?? ''))) {
+    return new BackendTimeoutError(`${where}: no answer in time`, { cause: error });
+  }
   if (status === 404 || /key not found|no existing key/i.test(detail)) {
-    return new UnknownRingError(`${where}: key does not exist`, { cause: error });
+    return new BackendKeyMissingError(`${where}: the key does not exist in Vault (deleted, or Vault restored without it)`, { cause: error });
   }
   // Transit answers an out-of-range key_version with a 400 or, in some releases, a 500.
-  if (/requested version|key version|version .* (not found|does not exist)|min_.*version/i.test(detail)) return new UnknownVersionError(`${where}: ${detail}`, { cause: error });
+  if (/requested version|key version|version .* (not found|does not exist)|min_.*version/i.test(detail)) return new BackendVersionMissingError(`${where}: ${detail}`, { cause: error });
   if (status === 429) return new BackendThrottledError(`${where}: throttled`, { cause: error, retryAfterSeconds: 1 });
-  if (status === 403) return new BackendUnavailableError(`${where}: permission denied (check the Vault policy)`, { cause: error, retryAfterSeconds: 5 });
+  if (status === 403) return new BackendUnavailableError(`${where}: permission denied (check the Vault token and policy)`, { cause: error, retryAfterSeconds: 5 });
   if (status !== undefined && status < 500) return new BackendResponseError(`${where}: ${detail}`, { cause: error });
-  return new BackendUnavailableError(`${where}: ${status ? `HTTP ${status}` : (failure.code ?? 'unreachable')}`, { cause: error });
+  return new BackendUnreachableError(`${where}: ${status ? `HTTP ${status}` : (failure.code ?? 'unreachable')}`, { cause: error });
 }
+
+/** Metric label of each Transit call (signet_backend_request_seconds{operation}). */
+const OPERATIONS: Readonly<Record<string, string>> = {
+  sign: 'sign',
+  'read key': 'list_versions',
+  rotate: 'create_version',
+  'create key': 'create_version',
+  'list revocations': 'revocations',
+  'read revocation': 'revocations',
+  'record revocation': 'revoke',
+};
 
 function signParameters(alg: JwsAlg, version: number, input: string): Record<string, unknown> {
   const spec = ALGORITHMS[alg];
@@ -114,8 +127,8 @@ export class VaultTransitBackend implements SigningBackend {
   readonly kind = 'vault-transit';
   private readonly mount: string;
   private login?: Promise<void>;
-  private renewing = false;
   readonly batcher: GroupCommit<SignItem, Uint8Array>;
+  readonly guard: BackendGuard;
   /** key → version → revocation record read from KV (records are write-once, so cached for good). */
   private readonly revocationRecords = new Map<string, Map<number, RevocationRecord>>();
 
@@ -124,30 +137,14 @@ export class VaultTransitBackend implements SigningBackend {
     private readonly client: VaultClient = VaultTransitBackend.createClient(options),
   ) {
     this.mount = options.mount.replace(/^\/+|\/+$/g, '');
-    this.batcher = new GroupCommit((options.batchMaxSize ?? 64), (_lane, items) => this.signBatch(items), options.batchMaxInFlight ?? 2);
+    this.batcher = new GroupCommit((options.batchMaxSize ?? 64), (_lane, items, signal) => this.signBatch(items, signal), options.batchMaxInFlight ?? 2);
+    this.guard = new BackendGuard(options.name ?? this.kind, options.circuit ?? DEFAULT_GUARD);
+    // After a cool-down the circuit asks Vault itself whether it answers again.
+    this.guard.setProbe(() => this.client.read('sys/health'));
   }
 
   static createClient(options: VaultTransitOptions): VaultClient {
-    // One keep-alive pool per backend: a TLS handshake per token would dominate signing latency.
-    const transport = undiciTransport(options.address, { timeoutMs: options.timeoutMs, caFile: options.caFile });
-    const client = vault({
-      apiVersion: 'v1',
-      endpoint: options.address,
-      ...(options.token ? { token: options.token } : {}),
-      ...(options.namespace ? { namespace: options.namespace } : {}),
-      'request-promise': transport,
-    } as Parameters<typeof vault>[0]) as unknown as VaultClient & { closeTransport?: () => Promise<void> };
-    client.closeTransport = () => transport.close();
-    client.post = async (path, data) => {
-      const headers: Record<string, string> = { 'x-vault-token': client.token };
-      if (options.namespace) headers['x-vault-namespace'] = options.namespace;
-      return (await transport.post(path, headers, data)) as { data?: unknown };
-    };
-    client.login = async (path, data) => {
-      const headers: Record<string, string> = options.namespace ? { 'x-vault-namespace': options.namespace } : {};
-      return (await transport.post(path, headers, data)) as { auth?: { client_token: string; lease_duration: number } };
-    };
-    return client;
+    return new VaultHttpClient(options);
   }
 
   /** AppRole: log in once, renew the token in the background, log in again when renewal stops. */
@@ -169,39 +166,32 @@ export class VaultTransitBackend implements SigningBackend {
   }
 
   private startRenewal(leaseSeconds: number): void {
-    const renewable = this.client as unknown as {
-      startTokenRenewal?: (options: { ttl: number }) => Promise<unknown>;
-      on?: (event: string, listener: () => void) => void;
-    };
-    if (!renewable.startTokenRenewal || leaseSeconds <= 0) return;
-    if (!this.renewing) {
-      const relogin = (): void => {
-        this.login = undefined;
-      };
-      renewable.on?.('token:expired', relogin);
-      renewable.on?.('token:error:renew', relogin);
-      this.renewing = true;
-    }
-    void renewable.startTokenRenewal({ ttl: leaseSeconds });
+    // When the token can no longer be renewed, the next call logs in again.
+    this.client.startRenewal?.(leaseSeconds, () => {
+      this.login = undefined;
+    });
   }
 
-  private async call<T>(ref: KeyRef, action: string, work: () => Promise<T>): Promise<T> {
-    await this.authenticate();
-    try {
-      return await work();
-    } catch (error) {
-      // An AppRole token that expired between renewals: log in again once, then retry.
-      if (this.options.approle && (error as VaultApiError).response?.statusCode === 403) {
-        this.login = undefined;
+  /** One Transit call under the circuit breaker, logged in first, mapped to a typed error. */
+  private call<T>(ref: KeyRef, action: string, work: () => Promise<T>): Promise<T> {
+    return this.guard.call(OPERATIONS[action] ?? action.replace(/ /g, '_'), async () => {
+      try {
         await this.authenticate();
-        try {
-          return await work();
-        } catch (retryError) {
-          throw vaultError(retryError, keyCall(ref, action));
+        return await work();
+      } catch (error) {
+        // An AppRole token that expired between renewals: log in again once, then retry.
+        if (this.options.approle && (error as VaultApiError).response?.statusCode === 403) {
+          this.login = undefined;
+          try {
+            await this.authenticate();
+            return await work();
+          } catch (retryError) {
+            throw vaultError(retryError, keyCall(ref, action));
+          }
         }
+        throw vaultError(error, keyCall(ref, action));
       }
-      throw vaultError(error, keyCall(ref, action));
-    }
+    });
   }
 
   private keyPath(ref: KeyRef, suffix = ''): string {
@@ -218,7 +208,11 @@ export class VaultTransitBackend implements SigningBackend {
     return data;
   }
 
-  async listVersions(ref: KeyRef): Promise<KeyVersion[]> {
+  listVersions(ref: KeyRef): Promise<KeyVersion[]> {
+    return this.guard.forRing(ref.ring, 'list_versions', () => this.readVersions(ref));
+  }
+
+  private async readVersions(ref: KeyRef): Promise<KeyVersion[]> {
     const data = await this.readKey(ref);
     return Object.entries(data.keys)
       .map(([version, entry]) => {
@@ -233,7 +227,7 @@ export class VaultTransitBackend implements SigningBackend {
 
   async createVersion(ref: KeyRef): Promise<KeyVersion> {
     await this.call(ref, 'rotate', () => this.client.write(this.keyPath(ref, '/rotate'), {}));
-    const versions = await this.listVersions(ref);
+    const versions = await this.readVersions(ref);
     return versions.at(-1)!;
   }
 
@@ -241,7 +235,7 @@ export class VaultTransitBackend implements SigningBackend {
     try {
       await this.readKey(ref);
     } catch (error) {
-      if (!(error instanceof UnknownRingError)) throw error;
+      if (!(error instanceof BackendKeyMissingError)) throw error;
       const type = ALGORITHMS[ref.alg].vaultKeyTypes?.[0];
       if (!type) throw new UnsupportedKeyError(`Transit cannot sign ${ref.alg}`);
       await this.call(ref, 'create key', () => this.client.write(this.keyPath(ref), { type }));
@@ -249,14 +243,14 @@ export class VaultTransitBackend implements SigningBackend {
   }
 
   /** Concurrent signs with the same key version share one Transit request (group commit). */
-  sign(ref: KeyRef, version: number, signingInput: Uint8Array, check?: SignatureCheck): Promise<Uint8Array> {
+  sign(ref: KeyRef, version: number, signingInput: Uint8Array, check?: SignatureCheck, deadline?: Deadline): Promise<Uint8Array> {
     const item = { ref, version, input: Buffer.from(signingInput).toString('base64'), bytes: signingInput, check };
-    return this.batcher.submit(`${ref.key}\u0000${version}\u0000${ref.alg}`, item);
+    return this.guard.forRing(ref.ring, 'sign', () => this.batcher.submit(`${ref.key}\u0000${version}\u0000${ref.alg}`, item, deadline));
   }
 
   /** One Transit call for items that share key, version and alg: plain for one, batch_input for more. */
-  async signBatch(items: readonly SignItem[]): Promise<ItemResult<Uint8Array>[]> {
-    const results = await this.sendBatch(items);
+  async signBatch(items: readonly SignItem[], signal?: AbortSignal): Promise<ItemResult<Uint8Array>[]> {
+    const results = await this.sendBatch(items, signal);
     // One signature of every batch must verify against the key the ring published for this
     // version, or no signature of it leaves: a key recreated or restored under the same name would
     // otherwise sign tokens no verifier accepts. One request signs with one key version, so one
@@ -271,10 +265,10 @@ export class VaultTransitBackend implements SigningBackend {
     return results;
   }
 
-  private async sendBatch(items: readonly SignItem[]): Promise<ItemResult<Uint8Array>[]> {
+  private async sendBatch(items: readonly SignItem[], signal?: AbortSignal): Promise<ItemResult<Uint8Array>[]> {
     const { ref, version } = items[0]!;
     const path = `${this.mount}/sign/${encodeURIComponent(ref.key)}`;
-    const write = (data: unknown) => (this.client.post ? this.client.post(path, data) : this.client.write(path, data));
+    const write = (data: unknown) => (this.client.post ? this.client.post(path, data, signal) : this.client.write(path, data));
     if (items.length === 1) {
       try {
         const response = await this.call(ref, 'sign', () => write(signParameters(ref.alg, version, items[0]!.input)));
@@ -313,7 +307,7 @@ export class VaultTransitBackend implements SigningBackend {
     try {
       listed = await this.call(ref, 'list revocations', () => (this.client.list ? this.client.list(this.revocationPath('metadata', ref)) : this.client.read(`${this.revocationPath('metadata', ref)}?list=true`)));
     } catch (error) {
-      if (error instanceof UnknownRingError) return []; // no records yet: KV answers 404
+      if (error instanceof BackendKeyMissingError) return []; // no records yet: KV answers 404
       throw error;
     }
     const versions = ((listed?.data as { keys?: string[] } | undefined)?.keys ?? []).map(Number).filter((v) => Number.isSafeInteger(v) && v > 0);
@@ -337,7 +331,7 @@ export class VaultTransitBackend implements SigningBackend {
         await this.call(ref, 'read revocation', () => this.client.read(path));
         return true;
       } catch (error) {
-        if (error instanceof UnknownRingError) return false;
+        if (error instanceof BackendKeyMissingError) return false;
         throw error;
       }
     };
@@ -412,8 +406,8 @@ export class VaultTransitBackend implements SigningBackend {
 
   async health(): Promise<BackendHealth> {
     try {
-      const response = (await this.client.read('sys/health')) as unknown as { sealed?: boolean; initialized?: boolean };
-      if (response.sealed) return { ok: false, detail: 'Vault is sealed' };
+      const response = await this.client.read('sys/health');
+      if (response.sealed === true) return { ok: false, detail: 'Vault is sealed' };
       return { ok: true, detail: `Vault at ${this.options.address}` };
     } catch (error) {
       return { ok: false, detail: vaultError(error, `Vault health at ${this.options.address}`).message };
@@ -421,10 +415,10 @@ export class VaultTransitBackend implements SigningBackend {
   }
 
   async close(): Promise<void> {
-    const client = this.client as unknown as { stopTokenRenewal?: () => void; closeTransport?: () => Promise<void> };
-    client.stopTokenRenewal?.();
-    await client.closeTransport?.();
+    this.guard.close();
+    await this.client.close?.();
   }
+
 }
 
 /** `vault:vN:<base64url>` → signature bytes, checking Transit signed with the version we asked for. */

@@ -11,8 +11,9 @@ import { unsafeTextReason } from '../tokens/text.js';
 import { checkAlgOnBackend, checkHost, checkLogLevel, checkRedisUrl, checkTlsPair, checkWritableDir, isLoopback, LOG_LEVELS, parseConfigText, source } from './checks.js';
 import { Fields, type Raw } from './fields.js';
 import { DEFAULT_REVOCATION_KV_MOUNT, trimMount } from '../vault/paths.js';
-import type { AdminKey, BackendConfig, ClientConfig, RingConfig, SignetConfig, WebhookConfig } from './schema.js';
+import type { AdminKey, BackendConfig, CircuitConfig, ClientConfig, RingConfig, ServerLimits, SignetConfig, WebhookConfig } from './schema.js';
 import { CLIENT_IDENTITY_FIELDS, checkIdentityOverlaps, parseClientIdentity, parseIdentityProviders, type IdentityProviderConfig } from '../auth/identity-config.js';
+import { DEFAULT_GUARD } from '../resilience/backend-guard.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -63,7 +64,7 @@ function parseBackend(name: string, path: string, entry: Raw): BackendConfig {
       return { type, name, dataDir: f.string('data_dir', '.signet/keys'), allowInProduction: f.boolean('allow_in_production', false) };
     }
     case 'vault-transit': {
-      const f = Fields.of(path, entry, ['type', 'address', 'mount', 'namespace', 'token', 'token_file', 'approle', 'timeout_ms', 'ca_file', 'batch_max_size', 'batch_max_in_flight', 'revocation_kv_mount']);
+      const f = Fields.of(path, entry, ['type', 'address', 'mount', 'namespace', 'token', 'token_file', 'approle', 'timeout_ms', 'ca_file', 'batch_max_size', 'batch_max_in_flight', 'revocation_kv_mount', ...CIRCUIT_FIELDS]);
       let token = f.optionalString('token');
       const tokenFile = f.optionalString('token_file');
       if (tokenFile) token = readSecretFile(f.at('token_file'), tokenFile);
@@ -93,10 +94,11 @@ function parseBackend(name: string, path: string, entry: Raw): BackendConfig {
         batchMaxSize: f.integer('batch_max_size', 64, { min: 1, max: 1000 }),
         batchMaxInFlight: f.integer('batch_max_in_flight', 2, { min: 1, max: 64 }),
         revocationKvMount: trimMount(f.string('revocation_kv_mount', DEFAULT_REVOCATION_KV_MOUNT)),
+        circuit: parseCircuit(f),
       };
     }
     case 'aws-kms': {
-      const f = Fields.of(path, entry, ['type', 'region', 'endpoint', 'sign_rate_per_ring', 'max_attempts', 'timeout_ms']);
+      const f = Fields.of(path, entry, ['type', 'region', 'endpoint', 'sign_rate_per_ring', 'max_attempts', 'timeout_ms', ...CIRCUIT_FIELDS]);
       return {
         type,
         name,
@@ -105,9 +107,44 @@ function parseBackend(name: string, path: string, entry: Raw): BackendConfig {
         signRatePerRing: f.integer('sign_rate_per_ring', 500, { min: 0, max: 100_000 }),
         maxAttempts: f.integer('max_attempts', 3, { min: 1, max: 10 }),
         timeoutMs: f.integer('timeout_ms', 5000, { min: 100, max: 60_000 }),
+        circuit: parseCircuit(f),
       };
     }
   }
+}
+
+const CIRCUIT_FIELDS = ['circuit_failures', 'circuit_cooldown_ms'] as const;
+
+function parseCircuit(f: Fields): CircuitConfig {
+  return {
+    failureThreshold: f.integer('circuit_failures', DEFAULT_GUARD.failureThreshold, { min: 1, max: 1000 }),
+    cooldownMs: f.integer('circuit_cooldown_ms', DEFAULT_GUARD.cooldownMs, { min: 50, max: 600_000 }),
+  };
+}
+
+const SERVER_LIMIT_FIELDS = [
+  'token_deadline_ms',
+  'sign_queue_limit',
+  'max_connections',
+  'keep_alive_timeout_seconds',
+  'request_timeout_seconds',
+  'drain_timeout_seconds',
+  'max_event_loop_delay_ms',
+  'max_heap_used_mb',
+] as const;
+
+function parseServerLimits(server: Fields): ServerLimits {
+  return {
+    tokenDeadlineMs: server.integer('token_deadline_ms', 2000, { min: 100, max: 60_000 }),
+    signQueueLimit: server.integer('sign_queue_limit', 512, { min: 1, max: 1_000_000 }),
+    maxConnections: server.has('max_connections') ? server.integer('max_connections', 0, { min: 16, max: 1_000_000 }) : undefined,
+    // Longer than the idle timeout of the proxies in front (60 s for most), so they close first.
+    keepAliveTimeoutMs: server.seconds('keep_alive_timeout_seconds', 72, { min: 1, max: 3600 }),
+    requestTimeoutMs: server.seconds('request_timeout_seconds', 10, { min: 1, max: 600 }),
+    drainTimeoutMs: server.seconds('drain_timeout_seconds', 10, { min: 1, max: 600 }),
+    maxEventLoopDelayMs: server.integer('max_event_loop_delay_ms', 1000, { min: 0, max: 60_000 }),
+    maxHeapUsedBytes: server.integer('max_heap_used_mb', 0, { min: 0, max: 1_000_000 }) * 1024 * 1024,
+  };
 }
 
 function parseTls(fields: Fields): { certFile: string; keyFile: string; clientCaFile?: string } {
@@ -222,7 +259,7 @@ export function loadConfig(env: Env = process.env): SignetConfig {
   const raw = devMode ? devConfig(env) : readFileConfig(env.SIGNET_CONFIG!, env);
   const top = Fields.of('', raw, ['server', 'jwks', 'backends', 'rings', 'clients', 'identity_providers', 'reload', 'admin', 'audit', 'webhooks', 'refresh_interval_seconds', 'redis_url', 'state_dir', 'claim_limits']);
 
-  const server = Fields.of('server', top.value('server'), ['host', 'port', 'public_url', 'body_limit_bytes', 'trust_proxy', 'log_level', 'tls']);
+  const server = Fields.of('server', top.value('server'), ['host', 'port', 'public_url', 'body_limit_bytes', 'trust_proxy', 'log_level', 'tls', ...SERVER_LIMIT_FIELDS]);
   const host = checkHost(env.SIGNET_HOST ?? server.string('host', '127.0.0.1'), source(env, 'SIGNET_HOST', 'server.host'));
   const port = new Fields('server', { port: env.SIGNET_PORT ?? server.value('port') ?? 8080 }, ['port']).integer('port', 8080, { max: 65535 });
   const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
@@ -340,6 +377,7 @@ export function loadConfig(env: Env = process.env): SignetConfig {
       trustProxy: server.boolean('trust_proxy', false),
       logLevel: env.SIGNET_LOG_LEVEL === undefined ? server.oneOf('log_level', LOG_LEVELS, 'info') : checkLogLevel(env.SIGNET_LOG_LEVEL, 'SIGNET_LOG_LEVEL'),
       tls: server.has('tls') ? parseTls(Fields.of('server.tls', server.value('tls'), ['cert_file', 'key_file', 'client_ca_file'])) : undefined,
+      limits: parseServerLimits(server),
     },
     jwks: {
       maxAgeMs,

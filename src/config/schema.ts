@@ -26,6 +26,13 @@ export interface VaultBackendConfig {
   batchMaxInFlight: number;
   /** KV v2 mount holding write-once revocation records (signet/revocations/<transit mount>/<key>/<version>). */
   revocationKvMount: string;
+  circuit: CircuitConfig;
+}
+
+/** The backend's circuit breaker: opens after this many consecutive unreachable/timeout failures, probes after the cool-down. */
+export interface CircuitConfig {
+  failureThreshold: number;
+  cooldownMs: number;
 }
 
 export interface AwsKmsBackendConfig {
@@ -37,6 +44,7 @@ export interface AwsKmsBackendConfig {
   signRatePerRing: number;
   maxAttempts: number;
   timeoutMs: number;
+  circuit: CircuitConfig;
 }
 
 export type BackendConfig = LocalBackendConfig | VaultBackendConfig | AwsKmsBackendConfig;
@@ -97,6 +105,25 @@ export interface WebhookConfig {
   timeoutMs: number;
 }
 
+/** What bounds the work, the wait and the connections of one replica (README: Failure modes). */
+export interface ServerLimits {
+  /** End to end, per token request: queueing, every backend attempt and retry. */
+  tokenDeadlineMs: number;
+  /** Signs in progress per ring; more are refused with 503 at once. */
+  signQueueLimit: number;
+  /** Open client connections; undefined: derived from the nofile limit at start-up. */
+  maxConnections?: number;
+  keepAliveTimeoutMs: number;
+  /** Headers and body of a request must arrive within this. */
+  requestTimeoutMs: number;
+  /** Shutdown: how long in-flight requests may finish before connections are cut. */
+  drainTimeoutMs: number;
+  /** Token requests are refused (503) while the event loop lags more than this (0 = never). */
+  maxEventLoopDelayMs: number;
+  /** Token requests are refused (503) while the V8 heap holds more than this (0 = never). */
+  maxHeapUsedBytes: number;
+}
+
 export interface SignetConfig {
   server: {
     host: string;
@@ -107,6 +134,7 @@ export interface SignetConfig {
     logLevel: string;
     /** Serve HTTPS directly (PEM files); otherwise terminate TLS in front of Signet. */
     tls?: { certFile: string; keyFile: string; clientCaFile?: string };
+    limits: ServerLimits;
   };
   jwks: {
     maxAgeMs: number;

@@ -1,6 +1,7 @@
 // One error contract on every path: what Fastify and Node would otherwise answer in their own
-// shapes (parser errors, bad URL encoding, 404/405, a missing or duplicated header, shutdown)
-// gets the documented body, and JSON bodies are read strictly (UTF-8 only, no Content-Encoding).
+// shapes (parser errors, bad URL encoding, 404/405, a missing or duplicated header) gets the
+// documented body, and JSON bodies are read strictly (UTF-8 only, no Content-Encoding). Requests
+// during shutdown are answered by the drain (src/resilience/http-guards.ts).
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import {
@@ -9,16 +10,15 @@ import {
   MalformedJsonError,
   MethodNotAllowedError,
   NotFoundError,
-  ShuttingDownError,
   UnsupportedMediaTypeError,
 } from '../errors.js';
-import { clientErrorHandler, replyWithError, toGatewayError, type ErrorCounter } from './error-reply.js';
+import { clientErrorHandler, replyWithError, toGatewayError, type ErrorCounters } from './error-reply.js';
 
 /** Options for `Fastify({...})`: answers for what happens before routing. */
-export function contractServerOptions(logger: Logger, counter: ErrorCounter): Pick<FastifyServerOptions, 'frameworkErrors' | 'clientErrorHandler'> & { http: { requireHostHeader: boolean } } {
+export function contractServerOptions(logger: Logger, counters: ErrorCounters): Pick<FastifyServerOptions, 'frameworkErrors' | 'clientErrorHandler'> & { http: { requireHostHeader: boolean } } {
   return {
-    frameworkErrors: (error, request, reply) => void replyWithError(request, reply, error, counter),
-    clientErrorHandler: clientErrorHandler(logger, counter),
+    frameworkErrors: (error, request, reply) => void replyWithError(request, reply, error, counters),
+    clientErrorHandler: clientErrorHandler(logger, counters.requestErrors),
     // Node would answer a missing Host with an empty 400; the onRequest hook below answers instead.
     http: { requireHostHeader: false },
   };
@@ -70,7 +70,7 @@ function routeRegExp(url: string): RegExp {
  * Installs the contract on `app`. Call before registering routes: the 405 answer needs to see
  * every route as it is added.
  */
-export function installHttpContract(app: FastifyInstance, counter: ErrorCounter): void {
+export function installHttpContract(app: FastifyInstance, counters: ErrorCounters): void {
   const routes: Array<{ pattern: RegExp; methods: string[] }> = [];
   app.addHook('onRoute', (route) => {
     if (route.url.includes('*')) return; // @fastify/cors's catch-all OPTIONS route
@@ -78,17 +78,8 @@ export function installHttpContract(app: FastifyInstance, counter: ErrorCounter)
     routes.push({ pattern: routeRegExp(route.url), methods });
   });
 
-  let closing = false;
-  app.addHook('preClose', async () => {
-    closing = true;
-  });
-
   // Callback style, not async: this runs on every request, JWKS included, and a promise per request shows.
-  app.addHook('onRequest', (request, reply, done) => {
-    if (closing) {
-      reply.header('connection', 'close');
-      return done(new ShuttingDownError('shutting down'));
-    }
+  app.addHook('onRequest', (request, _reply, done) => {
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) return done(new MalformedHttpError('an HTTP/1.1 request must carry a Host header'));
     const duplicated = duplicatedHeader(request.raw.rawHeaders);
     if (duplicated) return done(new MalformedHttpError(`the ${duplicated} header is sent more than once; send it once`));
@@ -101,7 +92,7 @@ export function installHttpContract(app: FastifyInstance, counter: ErrorCounter)
     const error = allow.length
       ? new MethodNotAllowedError(`${request.method} is not allowed on ${path}; allowed: ${allow.join(', ')}`, allow)
       : new NotFoundError(`no route ${request.method} ${path}`);
-    return replyWithError(request, reply, error, counter);
+    return replyWithError(request, reply, error, counters);
   });
 
   // JSON bodies: only UTF-8, never compressed. Parsed by Fastify's own parser (prototype-poisoning

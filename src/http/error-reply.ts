@@ -14,6 +14,7 @@ import {
   MethodNotAllowedError,
   PayloadTooLargeError,
   RequestTimeoutError,
+  ShedError,
   UnsupportedMediaTypeError,
 } from '../errors.js';
 
@@ -76,7 +77,16 @@ const PUBLIC_5XX: Readonly<Record<string, string>> = {
   ERR_BACKEND_RESPONSE: 'the key backend returned a key or signature the gateway cannot use',
   ERR_MALFORMED_DER: 'the key backend returned a key or signature the gateway cannot use',
   ERR_UNSUPPORTED_KEY: 'the key backend returned a key of the wrong type for this ring',
-  ERR_SHUTTING_DOWN: 'this gateway replica is shutting down',
+  ERR_SHUTTING_DOWN: 'this gateway replica is shutting down; another replica answers',
+  ERR_DEADLINE_EXCEEDED: 'no signature within the request deadline: the key backend is slow or stalled',
+  ERR_BACKEND_CIRCUIT_OPEN: 'the key backend failed repeatedly; the gateway fails fast until a trial call succeeds',
+  ERR_OVERLOADED: 'the gateway has too much work in progress',
+  ERR_NOT_READY: "the ring's keys have not loaded yet: the key backend could not be read since start-up",
+  ERR_BACKEND_KEY_MISSING: "the key backend no longer has this ring's key",
+  ERR_BACKEND_VERSION_MISSING: "the key backend no longer has this ring's signing version",
+  ERR_KEY_INTEGRITY: "the key backend's signature did not verify against the published key; that version stopped signing",
+  ERR_AUDIT_UNAVAILABLE: 'the audit record could not be written, so no token was handed out',
+  ERR_IDENTITY_PROVIDER_UNAVAILABLE: "an identity provider's keys could not be fetched",
 };
 
 export function publicMessage(error: GatewayError, requestId: string): string {
@@ -90,11 +100,21 @@ export interface ErrorCounter {
   inc(labels: { code: string }): void;
 }
 
+export interface ErrorCounters {
+  requestErrors: ErrorCounter;
+  requestsShed: { inc(labels: { reason: string }): void };
+}
+
 /** Sends `error` as the documented body, logging 5xx in full and 4xx in one line. */
-export function replyWithError(request: FastifyRequest, reply: FastifyReply, error: FastifyError | Error, counter: ErrorCounter): FastifyReply {
+export function replyWithError(request: FastifyRequest, reply: FastifyReply, error: FastifyError | Error, counters: ErrorCounters): FastifyReply {
   const typed = toGatewayError(error);
-  counter.inc({ code: typed.code });
-  if (typed.status >= 500) {
+  counters.requestErrors.inc({ code: typed.code });
+  if (typed instanceof ShedError) {
+    // Shedding is counted, not logged per request: a line with a stack per refusal would turn an
+    // overload into a log storm that makes it worse.
+    counters.requestsShed.inc({ reason: typed.reason });
+    request.log.debug({ reqId: request.id, code: typed.code }, 'request shed');
+  } else if (typed.status >= 500) {
     request.log.error({ reqId: request.id, err: error, code: typed.code }, 'request failed');
   } else {
     request.log.info({ reqId: request.id, code: typed.code, reason: typed.message, url: request.url.split('?')[0] }, 'request rejected');

@@ -36,8 +36,13 @@ interface StoreRead {
   ledger?: RingLedger;
 }
 
+/** The first retry of a ring that could not load at start-up; each later one waits twice as long. */
+const FIRST_RETRY_MS = 500;
+
 export class RingRefresher {
   private timer?: NodeJS.Timeout;
+  private retryTimer?: NodeJS.Timeout;
+  private stopped = false;
   private refreshing?: Promise<void>;
   private readonly listeners: Array<(ring: KeyRing) => void> = [];
   /** version → converted JWK, per ring: SPKI → JWK costs a thumbprint, do it once per key. */
@@ -50,21 +55,63 @@ export class RingRefresher {
     this.listeners.push(listener);
   }
 
-  /** Creates missing dev keys, then loads every ring. Fails start-up if a ring cannot load. */
-  async start(): Promise<void> {
+  /**
+   * Creates missing dev keys, then loads every ring. With `requireKeys` a ring that cannot load
+   * fails start-up (CLI commands); without, start-up goes on and the rings that did not load are
+   * retried with backoff (0.5 s, 1 s, 2 s, … up to the refresh interval) until they do.
+   */
+  async start({ requireKeys = true }: { requireKeys?: boolean } = {}): Promise<void> {
     if (this.options.connect && !(await this.options.connect())) {
       this.options.logger.error('Redis is unreachable: starting from this replica\'s own copy of the ledgers (state_dir) and the backend\'s revocation records; revocations from other replicas arrive once Redis is back');
     }
-    for (const ring of this.options.keys.rings.values()) {
-      if (ring.config.createIfMissing) await ring.backend.ensureKey?.(ring.ref);
+    if (requireKeys) {
+      for (const ring of this.options.keys.rings.values()) await this.ensureKey(ring);
+      await this.refreshAll({ throwOnError: true });
+    } else {
+      await this.loadUnloaded();
+      this.retryUnloaded(0);
     }
-    await this.refreshAll({ throwOnError: true });
     this.timer = setInterval(() => void this.refreshAll({ throwOnError: false }), this.options.intervalMs);
     this.timer.unref();
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    clearTimeout(this.retryTimer);
+    this.stopped = true;
+  }
+
+  private async ensureKey(ring: KeyRing): Promise<void> {
+    if (ring.config.createIfMissing) await ring.backend.ensureKey?.(ring.ref);
+  }
+
+  /** One attempt at every ring that has not loaded yet; failures are logged and counted, not thrown. */
+  private async loadUnloaded(): Promise<void> {
+    const unloaded = [...this.options.keys.rings.values()].filter((ring) => !ring.loaded);
+    await Promise.all(
+      unloaded.map(async (ring) => {
+        try {
+          await this.ensureKey(ring);
+          await this.refreshRing(ring);
+        } catch (error) {
+          if (ring.refreshError === undefined) {
+            // ensureKey failed before refreshRing could say why.
+            ring.refreshError = (error as Error).message;
+            this.options.metrics.refreshFailures.inc({ ring: ring.name });
+            this.options.logger.error({ ring: ring.name, err: error }, 'ring could not be created; retrying');
+          }
+        }
+      }),
+    );
+  }
+
+  private retryUnloaded(attempt: number): void {
+    if (this.stopped || [...this.options.keys.rings.values()].every((ring) => ring.loaded)) return;
+    const delay = Math.min(this.options.intervalMs, FIRST_RETRY_MS * 2 ** attempt);
+    this.retryTimer = setTimeout(() => {
+      void this.loadUnloaded().finally(() => this.retryUnloaded(attempt + 1));
+    }, delay);
+    this.retryTimer.unref();
   }
 
   /** Re-reads every ring. On failure a ring keeps its last good state (stale-if-error). */

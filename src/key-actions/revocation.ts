@@ -18,7 +18,7 @@ import type { RotationController } from './rotation.js';
 export interface RevocationResult {
   version: number;
   kid: string | undefined;
-  /** The version that signs now, when the revoked one was signing. */
+  /** The version that signs now, when it is not the one that signed before (the revoked one took it with it). */
   replacement?: { version: number; kid: string | undefined };
   /** Where the revocation was recorded durably, beyond this process. */
   recordedIn: string[];
@@ -121,7 +121,8 @@ export class RevocationService {
     await coordination.announce({ ring: ring.name }).catch(() => undefined);
 
     const signing = ring.current().view.signing;
-    const replacement = before.signing === version && signing !== null ? { version: signing, kid: ring.kidOf(signing) } : undefined;
+    // Named whenever another version signs now than before: the one that replaced the revoked one.
+    const replacement = signing !== null && signing !== before.signing ? { version: signing, kid: ring.kidOf(signing) } : undefined;
     void webhooks.notify(ring, 'key.revoked', { version, kid, reason, ...(replacement ? { replacement } : {}) });
     return { version, kid, replacement, recordedIn, ...(replacementError ? { replacementError } : {}) };
   }

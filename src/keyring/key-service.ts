@@ -2,7 +2,7 @@
 // document may carry right now. Reading the backends is key-actions/refresh.ts's job.
 import type { SigningBackend } from '../backends/backend.js';
 import type { SignetConfig } from '../config/schema.js';
-import { UnknownRingError } from '../errors.js';
+import { NotReadyError, UnknownRingError } from '../errors.js';
 import { MemoisedDocument, type JwksDocument } from './jwks-document.js';
 import { KeyRing, type Clock } from './keyring.js';
 
@@ -61,6 +61,8 @@ export class KeyService {
    */
   jwks(ringName?: string): { document: JwksDocument; maxAgeSeconds: number } {
     const rings = ringName === undefined ? this.loadedRings() : [this.ring(ringName)];
+    // A JWKS without some ring's keys would be cached by verifiers as the truth: answer 503 until all load.
+    if (ringName === undefined && rings.length < this.rings.size) throw new NotReadyError('the keys of some rings have not loaded yet; retry shortly');
     const memo = ringName === undefined ? this.allDocument : this.ringDocuments.get(ringName)!;
     const { document, nextUnpublishAt } = memo.get(rings.length, (i) => rings[i]!.current());
     let maxAgeMs = this.options.config.jwks.maxAgeMs;

@@ -4,11 +4,12 @@
 // reads the backend and the stores and hands the results in; everything can be rebuilt from them.
 import type { KeyRef, KeyVersion, RevocationRecord, SignatureCheck, SigningBackend } from '../backends/backend.js';
 import type { RingConfig } from '../config/schema.js';
-import { KeyIntegrityError, NoSigningVersionError } from '../errors.js';
+import { KeyIntegrityError, NoSigningVersionError, NotReadyError } from '../errors.js';
 import { signCompact } from '../jose/compact.js';
 import type { PublicJwk } from '../jose/jwk.js';
 import { normaliseSignature } from '../jose/low-s.js';
 import { rawVerifier, type RawVerifier } from '../jose/verify.js';
+import type { Deadline } from '../resilience/deadline.js';
 import { TokenBucket } from '../token-bucket.js';
 import { emptyLedger, mergeLedgers, type RingLedger } from './ledger.js';
 import { computeLifecycle, latestSafeExpiry, type LifecycleView, type RotationPolicy, type VersionFacts } from './lifecycle.js';
@@ -250,7 +251,7 @@ export class KeyRing {
   /** The current state; recomputed (no I/O) once the clock passes the next scheduled change. */
   current(): RingSnapshot {
     const snapshot = this.snapshot;
-    if (!snapshot) throw new NoSigningVersionError(`ring "${this.name}" has not loaded its keys yet`);
+    if (!snapshot) throw new NotReadyError(`ring "${this.name}" has not loaded its keys yet (the backend could not be read since start-up); retrying with backoff`);
     const next = snapshot.view.nextChangeAt;
     return next !== null && this.clock() >= next ? this.recompute() : snapshot;
   }
@@ -278,10 +279,10 @@ export class KeyRing {
    * again (a passing one lets it sign again; a failing one keeps it blocked, without making new
    * versions that the same broken backend would fail too).
    */
-  async sign(version: number, signingInput: Uint8Array): Promise<Uint8Array> {
+  async sign(version: number, signingInput: Uint8Array, deadline?: Deadline): Promise<Uint8Array> {
     try {
       // Low-S for ES256K from every backend (src/jose/low-s.ts); other algs pass through unchanged.
-      return normaliseSignature(this.config.alg, await this.backend.sign(this.ref, version, signingInput, this.checkFor(version)));
+      return normaliseSignature(this.config.alg, await this.backend.sign(this.ref, version, signingInput, this.checkFor(version), deadline));
     } catch (error) {
       if (error instanceof KeyIntegrityError) this.blockAfterMismatch(version, error.message);
       throw error;
@@ -300,10 +301,10 @@ export class KeyRing {
   }
 
   /** A compact JWS signed by this ring: the signing version unless one is named. */
-  async signJws(payload: Record<string, unknown>, typ: string, version?: number): Promise<{ token: string; kid: string; version: number }> {
+  async signJws(payload: Record<string, unknown>, typ: string, version?: number, deadline?: Deadline): Promise<{ token: string; kid: string; version: number }> {
     const chosen = version ?? this.signer().version;
     const kid = this.kidOf(chosen)!;
-    const token = await signCompact(this.config.alg, kid, typ, payload, (input) => this.sign(chosen, input));
+    const token = await signCompact(this.config.alg, kid, typ, payload, (input) => this.sign(chosen, input, deadline));
     return { token, kid, version: chosen };
   }
 

@@ -121,6 +121,37 @@ export class Metrics {
     registers: [this.registry],
   });
   private readonly httpChildren = new Map<string, ReturnType<Histogram<'method' | 'route' | 'status_code'>['labels']>>();
+  readonly backendCircuitState = new Gauge({
+    name: 'signet_backend_circuit_state',
+    help: 'Circuit breaker per backend: 0 closed, 1 half-open (a trial call is out), 2 open (calls fail fast)',
+    labelNames: ['backend'] as const,
+    registers: [this.registry],
+  });
+  readonly backendUp = new Gauge({
+    name: 'signet_backend_up',
+    help: 'Whether the backend answers (1): its circuit is closed and its last call got an answer',
+    labelNames: ['backend'] as const,
+    registers: [this.registry],
+  });
+  readonly backendRequestSeconds = new Histogram({
+    name: 'signet_backend_request_seconds',
+    help: 'Backend calls by operation and outcome (ok, timeout, unavailable, throttled, error); one Transit batch is one call',
+    labelNames: ['backend', 'operation', 'outcome'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly signQueueDepth = new Gauge({
+    name: 'signet_sign_queue_depth',
+    help: 'Signs in progress per ring (queued for a batch or out at the backend); bounded by server.sign_queue_limit',
+    labelNames: ['ring'] as const,
+    registers: [this.registry],
+  });
+  readonly requestsShed = new Counter({
+    name: 'signet_requests_shed_total',
+    help: 'Requests refused or cut short without being worked on to the end, by reason (queue_full, deadline, circuit_open, overload, shutting_down, not_ready)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
 
   constructor() {
     // Standard names (process_*, nodejs_*), so stock Node.js dashboards work.

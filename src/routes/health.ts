@@ -1,8 +1,10 @@
 // Liveness, readiness and signing health. JWKS availability outranks signing: verifiers of
 // tokens already issued must keep working while the backend cannot sign, so readiness (the
 // probe that takes a replica out of service) asks only whether the keys are loaded; whether each
-// ring can sign right now is reported beside it, and by /readyz/signing for alerting.
+// ring can sign right now (lifecycle, backend circuit, last sign and key read: see
+// resilience/signing-status.ts) is reported beside it, and by /readyz/signing for alerting.
 import type { FastifyPluginAsync } from 'fastify';
+import { ringSigningStatus } from '../resilience/signing-status.js';
 import { errorBody, errorResponses } from './schemas.js';
 
 export const healthRoutes: FastifyPluginAsync = async (app) => {
@@ -10,19 +12,7 @@ export const healthRoutes: FastifyPluginAsync = async (app) => {
 
   app.get('/healthz', { schema: { tags: ['operations'], response: { 200: { description: 'The process serves', type: 'object', properties: { status: { type: 'string' } } }, ...errorResponses() } } }, async () => ({ status: 'ok' }));
 
-  const rings = () =>
-    [...keys.rings.values()].map((ring) => {
-      const view = ring.loaded ? ring.current().view : undefined;
-      const signing = view?.signing ?? null;
-      return {
-        name: ring.name,
-        loaded: ring.loaded,
-        can_sign: signing !== null,
-        signing_version: signing,
-        ...(view && signing === null ? { reason: 'no version may sign: all revoked or quarantined, or waiting for a canary (see /v1/admin/rings)' } : {}),
-        ...(ring.refreshError ? { refresh_error: ring.refreshError } : {}),
-      };
-    });
+  const rings = () => [...keys.rings.values()].map(ringSigningStatus);
   const schema = (ok: string, notOk: string) => ({
     tags: ['operations'],
     response: {
@@ -64,5 +54,7 @@ export const readinessSchema = {
         },
       },
     },
+    // A replica that is draining answers its probes with the error body (503 ERR_SHUTTING_DOWN).
+    error: errorBody.properties.error,
   },
 } as const;

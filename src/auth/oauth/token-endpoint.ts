@@ -3,7 +3,6 @@
 // same policy, signer and audit trail as POST /v1/tokens; errors use OAuth's body (RFC 6749 §5.2).
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { UnauthenticatedError } from '../../errors.js';
-import { issueToken } from '../../tokens/issue.js';
 import { quoted, type Caller } from '../callers.js';
 import { authenticateClient, type ClientAuthParams } from './client-auth.js';
 import { authorizationServerMetadata, GRANT_TYPES, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT, tokenEndpointMetadataSchema } from './metadata.js';
@@ -104,7 +103,7 @@ interface Grant {
 }
 
 export const oauthRoutes: FastifyPluginAsync = async (app) => {
-  const { keys, clients, rateLimits, metrics, clock, audit, config } = app.signet;
+  const { clients, rateLimits, metrics, issuer, config } = app.signet;
   const metadata = authorizationServerMetadata(config);
   // Client assertions are addressed to the issuer or to the token endpoint itself (RFC 7523 §3).
   const assertionAudiences = [config.server.publicUrl, metadata.token_endpoint];
@@ -218,25 +217,12 @@ export const oauthRoutes: FastifyPluginAsync = async (app) => {
       if (params.scope !== undefined && !SCOPE.test(params.scope)) throw new OAuthError('invalid_scope', 'scope must be space-separated printable ASCII tokens');
       await rateLimits.consume(caller.config);
       const authorised = clients.authorise(caller, { audience: audience.length === 1 ? audience[0]! : audience, ...(subject !== undefined ? { subject } : {}), claims: params.scope ? { scope: params.scope } : {} });
-      const ring = keys.ring(authorised.ring);
       const rfc9068 = caller.config.identity?.accessTokenFormat === 'rfc9068';
       // RFC 9068 §2.2: client_id is set by the gateway, after the policy saw the caller's claims.
-      const issued = await issueToken(ring, { ...authorised, claims: rfc9068 ? { ...authorised.claims, client_id: caller.name } : authorised.claims, typ: rfc9068 ? 'at+jwt' : 'JWT' }, clock());
-      await audit.tokenIssued({
-        jti: issued.jti,
-        iat: issued.issuedAt,
-        exp: issued.expiresAt,
-        sub: authorised.subject,
-        aud: authorised.audience,
-        ring: ring.name,
-        kid: issued.kid,
-        client: caller.name,
-        client_address: request.ip,
-        request_id: request.id,
-        auth: caller.auth,
-        grant_type: params.grant_type,
-      });
-      metrics.tokensIssued.inc({ ring: ring.name, client: caller.name });
+      const issued = await issuer.issue(
+        { ...authorised, claims: rfc9068 ? { ...authorised.claims, client_id: caller.name } : authorised.claims, typ: rfc9068 ? 'at+jwt' : 'JWT' },
+        { client: caller.name, client_address: request.ip, request_id: request.id, auth: caller.auth, grant_type: params.grant_type },
+      );
       reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
       return {
         access_token: issued.token,
