@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp, createLogger } from './app.js';
 import { generateApiKey, loadConfig, sha256Hex } from './config/load.js';
 import { installReload } from './config/reload.js';
-import type { SignetConfig } from './config/schema.js';
+import type { SignetConfig } from './config-schema.js';
 import { isLoopback } from './config/checks.js';
 import { BackendUnavailableError, ConfigError, GatewayError } from './errors.js';
 import { drainAndClose } from './resilience/shutdown.js';

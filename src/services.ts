@@ -1,5 +1,5 @@
 // What routes are given: built once per app in app.ts.
-import type { SignetConfig } from './config/schema.js';
+import type { SignetConfig } from './config-schema.js';
 import type { RingRefresher } from './key-actions/refresh.js';
 import type { RevocationService } from './key-actions/revocation.js';
 import type { RotationController } from './key-actions/rotation.js';

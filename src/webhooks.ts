@@ -1,7 +1,7 @@
 // Key events (rotated, revoked) pushed to configured URLs. The body is a JWT signed by Signet
 // itself, so a receiver verifies it with the same JWKS it already trusts: no shared secret.
 import type { Logger } from 'pino';
-import type { WebhookConfig } from './config/schema.js';
+import type { WebhookConfig } from './config-schema.js';
 import { eventAudience } from './gateway-audiences.js';
 import { newJti } from './jose/jti.js';
 import type { KeyRing } from './keyring/keyring.js';

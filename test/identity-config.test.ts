@@ -5,7 +5,7 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
-import { patternsOverlap } from '../src/auth/patterns.js';
+import { patternsOverlap } from '../src/tokens/pattern-overlap.js';
 import { parseSubjectAltName } from '../src/auth/certificates.js';
 import { ConfigError } from '../src/errors.js';
 import { configFrom, openClient, tempDir } from './helpers/gateway.js';

@@ -3,7 +3,7 @@
 // clear meaning, and fast-check properties of the matcher over thousands of generated inputs.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ClientConfig, RingConfig } from '../src/config/schema.js';
+import type { ClientConfig, RingConfig } from '../src/config-schema.js';
 import { ConfigError, GatewayError } from '../src/errors.js';
 import { compileAudiencePattern, compileTextPattern } from '../src/tokens/glob.js';
 import { ClientPolicy } from '../src/tokens/policy.js';

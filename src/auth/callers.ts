@@ -5,17 +5,15 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { FastifyRequest } from 'fastify';
-import type { ClientConfig, RingConfig } from '../config/schema.js';
+import { PROVIDER_ALGS, type ClaimLimits, type ClientConfig, type ClientIdentity, type IdentityProviderConfig, type RingConfig } from '../config-schema.js';
 import { SubjectNotAllowedError, UnauthenticatedError } from '../errors.js';
 import { findByKeyHash, presentedKeyHash } from '../tokens/api-keys.js';
-import type { ClaimLimits } from '../tokens/claims.js';
 import { ClientPolicy, type AuthorisedRequest, type TokenRequest } from '../tokens/policy.js';
 import { AssertionReplayCache, MAX_ASSERTION_LIFETIME_MS } from './assertion-replay.js';
 import { AuthMetrics } from './auth-metrics.js';
 import { peerCertificate, type PeerCertificate } from './certificates.js';
-import { PROVIDER_ALGS, type ClientIdentity, type IdentityProviderConfig } from './identity-config.js';
 import { joseFetchOption, PROVIDER_FETCH_TIMEOUT_MS, providerFetch } from './provider-fetch.js';
-import { compilePattern, type Matcher } from './patterns.js';
+import { compileTextPattern, type Matcher } from '../tokens/glob.js';
 import { ProviderSet, type VerifiedIdentity } from './providers.js';
 import type { Registry } from 'prom-client';
 
@@ -99,8 +97,8 @@ export class CallerSet {
         identity,
         policy: new ClientPolicy(config, rings, claimLimits),
         keyHash: config.apiKeySha256 ? Buffer.from(config.apiKeySha256, 'hex') : undefined,
-        identities: identity.identities.map((m) => ({ provider: m.provider, claims: Object.entries(m.claims).map(([claim, pattern]) => [claim, compilePattern(pattern)] as [string, Matcher]) })),
-        certificates: identity.certificates.map((c) => ({ san: c.san, matches: compilePattern(c.pattern) })),
+        identities: identity.identities.map((m) => ({ provider: m.provider, claims: Object.entries(m.claims).map(([claim, pattern]) => [claim, compileTextPattern(pattern)] as [string, Matcher]) })),
+        certificates: identity.certificates.map((c) => ({ san: c.san, matches: compileTextPattern(c.pattern) })),
         assertionKeys: source ? (previousKeys.get(source) ?? assertionKeySet(identity)) : undefined,
         assertionKeysSource: source,
       };

@@ -3,7 +3,7 @@
 // found by OIDC discovery unless given. A token is routed to its provider by `iss` alone.
 import { createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload, type RemoteJWKSet } from 'jose';
 import { IdentityProviderUnavailableError, UnauthenticatedError } from '../errors.js';
-import type { IdentityProviderConfig } from './identity-config.js';
+import type { IdentityProviderConfig } from '../config-schema.js';
 import { joseFetchOption, PROVIDER_FETCH_TIMEOUT_MS, providerFetch, type JsonFetch } from './provider-fetch.js';
 
 /** A verified workload token. */

@@ -6,7 +6,7 @@
 // these limits are a token bucket per client, chosen after authentication, with the same
 // semantics with and without Redis. Buckets are keyed by client name, so a reload keeps them.
 import type { Logger } from 'pino';
-import type { ClientConfig } from '../config/schema.js';
+import type { ClientConfig } from '../config-schema.js';
 import { RateLimitedError } from '../errors.js';
 import { TokenBucket } from '../token-bucket.js';
 

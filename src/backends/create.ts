@@ -1,6 +1,6 @@
 // Backend type → implementation. The only place that knows every backend. Each is imported
 // only when configured, so a Vault deployment never loads the AWS SDK (memory, start-up time).
-import type { BackendConfig } from '../config/schema.js';
+import type { BackendConfig } from '../config-schema.js';
 import type { SigningBackend } from './backend.js';
 
 export async function createBackend(config: BackendConfig): Promise<SigningBackend> {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { LineCounter, parseDocument, visit } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { ALGORITHMS, type JwsAlg } from '../jose/algorithms.js';
-import type { BackendConfig } from './schema.js';
+import type { BackendConfig } from '../config-schema.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 

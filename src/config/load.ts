@@ -5,14 +5,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { ConfigError } from '../errors.js';
 import { JWS_ALGS } from '../jose/algorithms.js';
 import { DEFAULT_ROTATION_PERIOD_MS, defaultGraceMs, defaultPrepublishMs, timingViolations, type JwksStaleness } from '../keyring/rotation-timing.js';
-import { DEFAULT_CLAIM_LIMITS, type ClaimLimits } from '../tokens/claims.js';
+import { DEFAULT_CLAIM_LIMITS } from '../tokens/claims.js';
 import { compileAudiencePattern, compileTextPattern, PatternError } from '../tokens/glob.js';
 import { unsafeTextReason } from '../tokens/text.js';
 import { checkAlgOnBackend, checkHost, checkLogLevel, checkRedisUrl, checkTlsPair, checkWritableDir, isLoopback, LOG_LEVELS, parseConfigText, source } from './checks.js';
 import { Fields, type Raw } from './fields.js';
 import { DEFAULT_REVOCATION_KV_MOUNT, trimMount } from '../vault/paths.js';
-import type { AdminKey, BackendConfig, CircuitConfig, ClientConfig, RingConfig, ServerLimits, SignetConfig, WebhookConfig } from './schema.js';
-import { CLIENT_IDENTITY_FIELDS, checkIdentityOverlaps, parseClientIdentity, parseIdentityProviders, type IdentityProviderConfig } from '../auth/identity-config.js';
+import type { AdminKey, BackendConfig, CircuitConfig, ClaimLimits, ClientConfig, IdentityProviderConfig, RingConfig, ServerLimits, SignetConfig, WebhookConfig } from '../config-schema.js';
+import { CLIENT_IDENTITY_FIELDS, checkIdentityOverlaps, parseClientIdentity, parseIdentityProviders } from './identity.js';
 import { DEFAULT_GUARD } from '../resilience/backend-guard.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;

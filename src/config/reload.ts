@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ConfigError } from '../errors.js';
 import { loadConfig, type Env } from './load.js';
-import type { SignetConfig } from './schema.js';
+import type { SignetConfig } from '../config-schema.js';
 
 /** How long the watcher waits for a burst of writes (editors, ConfigMap symlink swaps) to settle. */
 const WATCH_SETTLE_MS = 250;

@@ -1,7 +1,7 @@
 // All rings of one gateway and the JWKS documents they publish, with the Cache-Control each
 // document may carry right now. Reading the backends is key-actions/refresh.ts's job.
 import type { SigningBackend } from '../backends/backend.js';
-import type { SignetConfig } from '../config/schema.js';
+import type { SignetConfig } from '../config-schema.js';
 import { NotReadyError, UnknownRingError } from '../errors.js';
 import { MemoisedDocument, type JwksDocument } from './jwks-document.js';
 import { KeyRing, type Clock } from './keyring.js';

@@ -3,7 +3,7 @@
 // quarantines, and the lifecycle computed from all of it. No I/O here: key-actions/refresh.ts
 // reads the backend and the stores and hands the results in; everything can be rebuilt from them.
 import type { KeyRef, KeyVersion, RevocationRecord, SignatureCheck, SigningBackend } from '../backends/backend.js';
-import type { RingConfig } from '../config/schema.js';
+import type { RingConfig } from '../config-schema.js';
 import { KeyIntegrityError, NoSigningVersionError, NotReadyError } from '../errors.js';
 import { signCompact } from '../jose/compact.js';
 import type { PublicJwk } from '../jose/jwk.js';

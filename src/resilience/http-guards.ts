@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance } from 'fastify';
-import type { ServerLimits } from '../config/schema.js';
+import type { ServerLimits } from '../config-schema.js';
 import { OverloadedError, ShuttingDownError } from '../errors.js';
 
 /** Descriptors kept for everything that is not a client connection: backend pools, Redis, files, the log. */

@@ -2,9 +2,9 @@
 // tokens already issued must keep working while the backend cannot sign, so readiness (the
 // probe that takes a replica out of service) asks only whether the keys are loaded; whether each
 // ring can sign right now (lifecycle, backend circuit, last sign and key read: see
-// resilience/signing-status.ts) is reported beside it, and by /readyz/signing for alerting.
+// keyring/signing-status.ts) is reported beside it, and by /readyz/signing for alerting.
 import type { FastifyPluginAsync } from 'fastify';
-import { ringSigningStatus } from '../resilience/signing-status.js';
+import { ringSigningStatus } from '../keyring/signing-status.js';
 import { errorBody, errorResponses } from './schemas.js';
 
 export const healthRoutes: FastifyPluginAsync = async (app) => {

@@ -4,15 +4,8 @@
 // signed as 12345678901234567000.
 import { ClaimsLimitError, InvalidValueError } from '../errors.js';
 import { checkText } from './text.js';
+import type { ClaimLimits } from '../config-schema.js';
 
-export interface ClaimLimits {
-  /** Nested objects/arrays, counting `claims` itself: {"a":1} is 1, {"a":{"b":1}} is 2. */
-  maxDepth: number;
-  /** Members of any one object, or items of any one array. */
-  maxMembers: number;
-  /** `claims` encoded as JSON, in UTF-8 bytes. */
-  maxBytes: number;
-}
 
 /** The one source of the defaults (config, README and tests read them from here). */
 export const DEFAULT_CLAIM_LIMITS: Readonly<ClaimLimits> = { maxDepth: 8, maxMembers: 64, maxBytes: 4096 };

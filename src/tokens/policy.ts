@@ -1,8 +1,9 @@
 // Who is calling, and what their policy lets them ask for. Every rejection is a typed error
 // with a stable code; nothing here trusts the request body's shape beyond the route schema.
 import { RESERVED_AUDIENCE_PREFIX } from '../gateway-audiences.js';
-import type { ClientConfig, RingConfig } from '../config/schema.js';
-import { checkClaims, DEFAULT_CLAIM_LIMITS, type ClaimLimits } from './claims.js';
+import type { ClientConfig, RingConfig } from '../config-schema.js';
+import { checkClaims, DEFAULT_CLAIM_LIMITS } from './claims.js';
+import type { ClaimLimits } from '../config-schema.js';
 import { canonicalUrl, compileAudiencePattern, compileTextPattern, isUrlPattern, type Matcher } from './glob.js';
 import { checkText } from './text.js';
 import {

@@ -4,7 +4,7 @@
 // wins. So every rule names the exact path of a configured ring key, and every dangerous path
 // gets its own exact deny: a glob anywhere else on the token cannot outrank either.
 import { ConfigError } from '../errors.js';
-import type { SignetConfig } from '../config/schema.js';
+import type { SignetConfig } from '../config-schema.js';
 import { checkedScope, forbiddenPaths, grantedPaths, type TransitKeyScope } from './paths.js';
 
 export const VAULT_ROLES = ['signer', 'rotator', 'reader'] as const;

@@ -7,7 +7,7 @@ import pino from 'pino';
 import { buildApp, type BuildOptions } from '../../src/app.js';
 import { LineSink } from '../../src/observability/line-sink.js';
 import { loadConfig, sha256Hex } from '../../src/config/load.js';
-import type { SignetConfig } from '../../src/config/schema.js';
+import type { SignetConfig } from '../../src/config-schema.js';
 
 export const TEST_API_KEY = 'sgt_test-client-key-0123456789abcdefghijklmnop';
 export const TEST_ADMIN_KEY = 'sgt_test-admin-key-0123456789abcdefghijklmnop';

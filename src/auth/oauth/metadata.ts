@@ -1,7 +1,7 @@
 // What OAuth clients discover (RFC 8414 and OIDC discovery): where the token endpoint is, and
 // which grants and client authentication methods it takes.
-import type { SignetConfig } from '../../config/schema.js';
-import { PROVIDER_ALGS } from '../identity-config.js';
+import type { SignetConfig } from '../../config-schema.js';
+import { PROVIDER_ALGS } from '../../config-schema.js';
 
 export const TOKEN_ENDPOINT_PATH = '/oauth2/token';
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';

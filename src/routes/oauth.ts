@@ -2,12 +2,12 @@
 // client libraries; GET /.well-known/oauth-authorization-server (RFC 8414). Tokens come from the
 // same policy, signer and audit trail as POST /v1/tokens; errors use OAuth's body (RFC 6749 §5.2).
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { UnauthenticatedError } from '../../errors.js';
-import { quoted, type Caller } from '../callers.js';
-import { authenticateClient, type ClientAuthParams } from './client-auth.js';
-import { authorizationServerMetadata, GRANT_TYPES, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT, tokenEndpointMetadataSchema } from './metadata.js';
-import { errorResponses } from '../../routes/schemas.js';
-import { describable, OAuthError, toOAuthError } from './oauth-error.js';
+import { UnauthenticatedError } from '../errors.js';
+import { quoted, type Caller } from '../auth/callers.js';
+import { authenticateClient, type ClientAuthParams } from '../auth/oauth/client-auth.js';
+import { authorizationServerMetadata, GRANT_TYPES, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT, tokenEndpointMetadataSchema } from '../auth/oauth/metadata.js';
+import { errorResponses } from './schemas.js';
+import { describable, OAuthError, toOAuthError } from '../auth/oauth/oauth-error.js';
 
 const TOKEN_TYPE_JWT = 'urn:ietf:params:oauth:token-type:jwt';
 const TOKEN_TYPE_ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';

@@ -1,8 +1,6 @@
 // The typed shape of a validated configuration. Durations are seconds in the file, milliseconds
 // here, so nothing downstream multiplies by 1000.
-import type { JwsAlg } from '../jose/algorithms.js';
-import type { ClientIdentity, IdentityProviderConfig } from '../auth/identity-config.js';
-import type { ClaimLimits } from '../tokens/claims.js';
+import type { JwsAlg } from './jose/algorithms.js';
 
 export interface LocalBackendConfig {
   type: 'local';
@@ -162,4 +160,59 @@ export interface SignetConfig {
   /** Dev mode: set when no config file was given; the dev API key to print once. */
   devApiKey?: { value: string; generated: boolean };
   devAdminKey?: { value: string; generated: boolean };
+}
+
+/** What a caller may put in `claims` (see tokens/claims.ts). */
+export interface ClaimLimits {
+  /** Nested objects/arrays, counting `claims` itself: {"a":1} is 1, {"a":{"b":1}} is 2. */
+  maxDepth: number;
+  /** Members of any one object, or items of any one array. */
+  maxMembers: number;
+  /** `claims` encoded as JSON, in UTF-8 bytes. */
+  maxBytes: number;
+}
+
+// Who may call: trusted identity providers and how a client is recognised (see auth/).
+export interface IdentityProviderConfig {
+  name: string;
+  issuer: string;
+  /** Where the keys are; without it they are found by OIDC discovery at `<issuer>/.well-known/openid-configuration`. */
+  jwksUri?: string;
+  audiences: string[];
+  algorithms: string[];
+  maxTokenAgeMs: number;
+  clockSkewMs: number;
+  jwksCacheMs: number;
+  jwksCooldownMs: number;
+  /** PEM of the CA that signs the provider's HTTPS certificate (a cluster CA), in addition to the system CAs. */
+  ca?: string;
+}
+
+/** A workload token from `provider` whose claims match every pattern. */
+export interface IdentityMatcher {
+  provider: string;
+  claims: Record<string, string>;
+}
+
+/** A client certificate with a URI or DNS subject alternative name matching `pattern`. */
+export interface CertificateMatcher {
+  san: 'uri' | 'dns';
+  pattern: string;
+}
+
+/** Asymmetric algs only: `none` and HS* (a shared secret, or alg confusion with a public key) are never accepted. */
+export const PROVIDER_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+
+export const ACCESS_TOKEN_FORMATS = ['jwt', 'rfc9068'] as const;
+
+export interface ClientIdentity {
+  identities: IdentityMatcher[];
+  certificates: CertificateMatcher[];
+  /** Public keys for private_key_jwt client assertions: given inline, or fetched. */
+  jwks?: { keys: Array<Record<string, unknown>> };
+  jwksUri?: string;
+  /** The issued `sub` is this claim of the caller's identity (workload token claim; `sub` of a certificate is the matched SAN). */
+  subjectFrom?: string;
+  /** What /oauth2/token issues: plain JWTs, or RFC 9068 access tokens (`typ: at+jwt`, `client_id`). */
+  accessTokenFormat: (typeof ACCESS_TOKEN_FORMATS)[number];
 }

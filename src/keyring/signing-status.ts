@@ -2,7 +2,7 @@
 // its backend's circuit (the backend answers), and the outcome of the ring's last sign and key
 // read (the backend has the key and lets us sign with it). /readyz, /readyz/signing and
 // signet_ring_can_sign all read this one answer, so none can say "able to sign" while signs fail.
-import type { KeyRing } from '../keyring/keyring.js';
+import type { KeyRing } from './keyring.js';
 
 export interface RingSigningStatus {
   name: string;

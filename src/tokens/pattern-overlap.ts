@@ -1,17 +1,9 @@
-// Claim and SAN patterns use the policy's text matcher (tokens/glob.ts), so `*` means what it
-// means for subjects: one or more characters, never a control character. The overlap check is
-// separate: it asks whether two patterns can match one string.
-import { compileTextPattern, type Matcher } from '../tokens/glob.js';
-
-export type { Matcher };
-
-/** The policy's matcher for one pattern. */
-export function compilePattern(pattern: string): Matcher {
-  return compileTextPattern(pattern);
-}
+// Whether two text patterns (tokens/glob.ts) can match one string: config refuses identity
+// matchers that overlap, so exactly one client can match a caller.
+import { compileTextPattern } from './glob.js';
 
 // Read from the matcher itself, so a stricter `*` (one or more characters) is followed here too.
-const STAR_MATCHES_EMPTY = compilePattern('*')('');
+const STAR_MATCHES_EMPTY = compileTextPattern('*')('');
 
 type Piece = { kind: 'char'; char: string } | { kind: 'any' } | { kind: 'star' };
 

@@ -3,52 +3,10 @@
 // so load.ts only calls in; every error names the field and the fix.
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
-import { Fields } from '../config/fields.js';
-import { patternsOverlap } from './patterns.js';
+import { Fields } from './fields.js';
+import { patternsOverlap } from '../tokens/pattern-overlap.js';
+import { ACCESS_TOKEN_FORMATS, PROVIDER_ALGS, type CertificateMatcher, type ClientIdentity, type IdentityMatcher, type IdentityProviderConfig } from '../config-schema.js';
 
-/** Asymmetric algs only: `none` and HS* (a shared secret, or alg confusion with a public key) are never accepted. */
-export const PROVIDER_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
-
-export interface IdentityProviderConfig {
-  name: string;
-  issuer: string;
-  /** Where the keys are; without it they are found by OIDC discovery at `<issuer>/.well-known/openid-configuration`. */
-  jwksUri?: string;
-  audiences: string[];
-  algorithms: string[];
-  maxTokenAgeMs: number;
-  clockSkewMs: number;
-  jwksCacheMs: number;
-  jwksCooldownMs: number;
-  /** PEM of the CA that signs the provider's HTTPS certificate (a cluster CA), in addition to the system CAs. */
-  ca?: string;
-}
-
-/** A workload token from `provider` whose claims match every pattern. */
-export interface IdentityMatcher {
-  provider: string;
-  claims: Record<string, string>;
-}
-
-/** A client certificate with a URI or DNS subject alternative name matching `pattern`. */
-export interface CertificateMatcher {
-  san: 'uri' | 'dns';
-  pattern: string;
-}
-
-export const ACCESS_TOKEN_FORMATS = ['jwt', 'rfc9068'] as const;
-
-export interface ClientIdentity {
-  identities: IdentityMatcher[];
-  certificates: CertificateMatcher[];
-  /** Public keys for private_key_jwt client assertions: given inline, or fetched. */
-  jwks?: { keys: Array<Record<string, unknown>> };
-  jwksUri?: string;
-  /** The issued `sub` is this claim of the caller's identity (workload token claim; `sub` of a certificate is the matched SAN). */
-  subjectFrom?: string;
-  /** What /oauth2/token issues: plain JWTs, or RFC 9068 access tokens (`typ: at+jwt`, `client_id`). */
-  accessTokenFormat: (typeof ACCESS_TOKEN_FORMATS)[number];
-}
 
 /** Client fields this module reads (load.ts adds them to the allowed list). */
 export const CLIENT_IDENTITY_FIELDS = ['identities', 'certificates', 'jwks', 'jwks_uri', 'subject_from', 'access_token_format'] as const;
