@@ -5,7 +5,7 @@ import { inject } from 'vitest';
 import { sha256Hex } from '../../src/config/load.js';
 import type { BuildOptions } from '../../src/app.js';
 import { OPENBAO_ROOT_TOKEN, vaultRequest } from '../harness/openbao.js';
-import { configFrom, openClient, requestToken, startGateway, TEST_ADMIN_KEY, type RunningGateway } from './gateway.js';
+import { adminRequest, configFrom, openClient, publishedKids, requestToken, startGateway, TEST_ADMIN_KEY, type RunningGateway } from './gateway.js';
 
 export const FAST_RING = { alg: 'ES256', issuer: 'https://signet.test', max_token_ttl_seconds: 4, prepublish_seconds: 4, grace_seconds: 7, rotation_period_seconds: 0 };
 export const FAST_TOP = { refresh_interval_seconds: 1, jwks: { max_age_seconds: 2, stale_while_revalidate_seconds: 0 } };
@@ -71,4 +71,25 @@ export async function eventually(condition: () => Promise<boolean>, ms: number, 
     if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
     await sleep(50);
   }
+}
+
+/** Revokes a version through the admin API. */
+export async function revoke(gateway: RunningGateway, ring: string, version: number): Promise<{ status: number; body: any }> {
+  const response = await adminRequest(gateway.url, 'POST', `/rings/${ring}/versions/${version}/revoke`, { reason: 'test' });
+  return { status: response.status, body: await response.json() };
+}
+
+/** Watches replicas for `ms`: every kid they publish or sign with. */
+export async function observe(gateways: RunningGateway[], ms: number): Promise<{ published: Set<string>; signed: Set<string> }> {
+  const published = new Set<string>();
+  const signed = new Set<string>();
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    for (const gateway of gateways) {
+      for (const kid of (await publishedKids(gateway.url)).kids) published.add(kid);
+      signed.add(await signingKid(gateway));
+    }
+    await sleep(50);
+  }
+  return { published, signed };
 }

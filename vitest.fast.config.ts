@@ -1,0 +1,18 @@
+// The inner loop (`npm run test:fast`): every test file that needs no server (OpenBao, moto, Redis)
+// and spawns no gateway process: pure units, and gateways run in-process on the local backend.
+// Chosen by what each file uses, so a new test lands on the right side by itself; a misfiled one
+// fails loudly (inject() is empty here). `npm test` always runs everything.
+import { readdirSync, readFileSync } from 'node:fs';
+import { defineConfig } from 'vitest/config';
+import base from './vitest.config.js';
+
+const NEEDS_SERVERS = /\binject\(|harness\/(openbao|moto|kms|tools|gateway-process)|startPrivateRedis|trafficFixture|vaultRing\(|TEST_REDIS_URL|\bspawn(Sync)?\(/;
+
+const fast = readdirSync('test')
+  .filter((name) => name.endsWith('.test.ts'))
+  .filter((name) => !NEEDS_SERVERS.test(readFileSync(`test/${name}`, 'utf8')))
+  .map((name) => `test/${name}`);
+
+// Replaced, not merged: vitest's mergeConfig would append to include and keep the global setup
+// that starts OpenBao and moto.
+export default defineConfig({ test: { ...base.test, include: fast, globalSetup: [] } });
