@@ -223,7 +223,8 @@ export class ConfigError extends Error {
   }
 }
 
-export class ConflictError extends GatewayError {
+/** 409: the action conflicts with the ring's state; only its subclasses are thrown. */
+export abstract class ConflictError extends GatewayError {
   override readonly code: string = 'ERR_CONFLICT';
   override readonly status: number = 409;
 }

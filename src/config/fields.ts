@@ -5,12 +5,34 @@ import { unsafeTextReason } from '../tokens/text.js';
 
 export type Raw = Record<string, unknown>;
 
+/**
+ * Told of every field the loader allows and every default it applies, so the configuration
+ * reference can be checked against the loader itself (test/config-reference.test.ts).
+ */
+export interface FieldObserver {
+  allowed(path: string, keys: readonly string[]): void;
+  defaulted(field: string, fallback: unknown): void;
+}
+
+let observer: FieldObserver | undefined;
+
+/** Runs `work` (a loadConfig call) with `watch` told of every field read. */
+export function observeFields<T>(watch: FieldObserver, work: () => T): T {
+  observer = watch;
+  try {
+    return work();
+  } finally {
+    observer = undefined;
+  }
+}
+
 export class Fields {
   constructor(
     readonly path: string,
     private readonly raw: Raw,
     allowed: readonly string[],
   ) {
+    observer?.allowed(path, allowed);
     for (const key of Object.keys(raw)) {
       if (!allowed.includes(key)) {
         throw new ConfigError(this.at(key), `unknown field. Allowed here: ${allowed.join(', ')}`);
@@ -37,6 +59,7 @@ export class Fields {
   }
 
   string(key: string, fallback?: string): string {
+    observer?.defaulted(this.at(key), fallback);
     const value = this.raw[key] ?? fallback;
     if (typeof value !== 'string' || value.length === 0) {
       throw new ConfigError(this.at(key), fallback === undefined && value === undefined ? 'is required (a non-empty string)' : 'must be a non-empty string');
@@ -49,6 +72,7 @@ export class Fields {
   }
 
   oneOf<T extends string>(key: string, choices: readonly T[], fallback?: T): T {
+    observer?.defaulted(this.at(key), fallback);
     const value = this.raw[key] ?? fallback;
     if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {
       throw new ConfigError(this.at(key), `must be one of ${choices.join(', ')}${value === undefined ? ' (it is required)' : `, got ${JSON.stringify(value)}`}`);
@@ -57,6 +81,7 @@ export class Fields {
   }
 
   integer(key: string, fallback: number, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}): number {
+    observer?.defaulted(this.at(key), fallback);
     const raw = this.raw[key] ?? fallback;
     const value = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
@@ -71,6 +96,7 @@ export class Fields {
   }
 
   boolean(key: string, fallback: boolean): boolean {
+    observer?.defaulted(this.at(key), fallback);
     const value = this.raw[key] ?? fallback;
     if (typeof value === 'boolean') return value;
     if (value === 'true' || value === 'false') return value === 'true';
@@ -78,6 +104,7 @@ export class Fields {
   }
 
   strings(key: string, fallback?: string[]): string[] {
+    observer?.defaulted(this.at(key), fallback);
     const value = this.raw[key] ?? fallback;
     if (!Array.isArray(value) || value.some((item) => typeof item !== 'string' || item.length === 0)) {
       throw new ConfigError(this.at(key), value === undefined ? 'is required (a list of strings)' : 'must be a list of non-empty strings');
