@@ -73,7 +73,8 @@ export class KeyRing {
   private readonly signatureFailed = new Set<string>();
   /** Why a version's canary did not pass, for operators. */
   readonly canaryFailures = new Map<number, string>();
-  private readonly checks = new Map<string, SignatureCheck>();
+  /** One check per pinned key (a pin never changes; a new pin is a new object). */
+  private readonly checks = new WeakMap<object, SignatureCheck>();
   private readonly singleChecks: TokenBucket;
   private snapshot?: RingSnapshot;
   private seeded = false;
@@ -311,8 +312,7 @@ export class KeyRing {
   private checkFor(version: number): SignatureCheck | undefined {
     const pinned = this.facts.pins.get(version);
     if (!pinned) return undefined;
-    const key = `${version}:${pinned.kid}`;
-    let check = this.checks.get(key);
+    let check = this.checks.get(pinned);
     if (!check) {
       const verify: RawVerifier = rawVerifier(pinned, this.config.alg);
       let beyondBudget = 0;
@@ -320,7 +320,7 @@ export class KeyRing {
         verify,
         sample: () => this.singleChecks.reserve(0) !== undefined || beyondBudget++ % SAMPLED_CHECK_EVERY === 0,
       };
-      this.checks.set(key, check);
+      this.checks.set(pinned, check);
     }
     return check;
   }
