@@ -3,48 +3,23 @@
 // deadline + 100 ms, the JWKS and readiness answer throughout on new connections, the circuit
 // opens and says so in /metrics and /readyz/signing, and signing recovers within 1 s of SIGCONT
 // without a restart.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OPENBAO_ROOT_TOKEN, startOpenBao, vaultRequest } from './harness/openbao.js';
-import { spawnGateway, type GatewayProcess } from './harness/gateway-process.js';
-import type { RunningServer } from './harness/tools.js';
-import { openClient } from './helpers/gateway.js';
+import { describe, expect, it } from 'vitest';
+import { openBaoAndGateway } from './harness/gateway-process.js';
 import { atRate, freshGet, metricValue, sleep, tokenRequest, type Sample } from './helpers/load.js';
 
 const DEADLINE_MS = 1000;
 const PAUSE_MS = 4000;
 const TOKEN_RPS = 50;
 
-let bao: RunningServer;
-let gateway: GatewayProcess;
-
-beforeAll(async () => {
-  bao = await startOpenBao();
-  await vaultRequest(bao.url, 'POST', 'transit/keys/signet-stall', { type: 'ecdsa-p256' });
-  gateway = await spawnGateway(
-    {
-      refresh_interval_seconds: 2,
-      server: { token_deadline_ms: DEADLINE_MS },
-      backends: { vault: { type: 'vault-transit', address: bao.url, token: OPENBAO_ROOT_TOKEN, timeout_ms: 1000, circuit_failures: 3, circuit_cooldown_ms: 300 } },
-      rings: [{ name: 'stall', backend: 'vault', key: 'signet-stall', alg: 'ES256' }],
-      clients: [openClient()],
-    },
-    { waitFor: 'readyz' },
-  );
-}, 60_000);
-
-afterAll(async () => {
-  if (bao) process.kill(bao.process.pid!, 'SIGCONT');
-  gateway?.kill();
-  await bao?.stop();
-});
+const env = openBaoAndGateway('stall', { top: { refresh_interval_seconds: 2, server: { token_deadline_ms: DEADLINE_MS } }, backend: { timeout_ms: 1000, circuit_failures: 3, circuit_cooldown_ms: 300 } });
 
 describe('OpenBao paused under load', () => {
   it('callers get 200 or a documented 503 within the deadline, the JWKS never fails, signing recovers within 1 s of SIGCONT', async () => {
-    expect((await tokenRequest(gateway.url)).status).toBe(200);
-    const baoPid = bao.process.pid!;
-    const load = atRate(TOKEN_RPS, 1000 + PAUSE_MS + 2000, () => tokenRequest(gateway.url));
-    const jwks = atRate(20, 1000 + PAUSE_MS + 2000, () => freshGet(gateway.url, '/.well-known/jwks.json'));
-    const readiness = atRate(5, 1000 + PAUSE_MS + 2000, () => freshGet(gateway.url, '/readyz'));
+    expect((await tokenRequest(env.gateway.url)).status).toBe(200);
+    const baoPid = env.bao.process.pid!;
+    const load = atRate(TOKEN_RPS, 1000 + PAUSE_MS + 2000, () => tokenRequest(env.gateway.url));
+    const jwks = atRate(20, 1000 + PAUSE_MS + 2000, () => freshGet(env.gateway.url, '/.well-known/jwks.json'));
+    const readiness = atRate(5, 1000 + PAUSE_MS + 2000, () => freshGet(env.gateway.url, '/readyz'));
 
     await sleep(1000);
     process.kill(baoPid, 'SIGSTOP');
@@ -52,8 +27,8 @@ describe('OpenBao paused under load', () => {
     const during: Array<{ signing: number; metrics: string }> = [];
     while (performance.now() - pausedAt < PAUSE_MS - 300) {
       await sleep(400);
-      const signing = await freshGet(gateway.url, '/readyz/signing');
-      const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+      const signing = await freshGet(env.gateway.url, '/readyz/signing');
+      const metrics = await (await fetch(`${env.gateway.url}/metrics`)).text();
       during.push({ signing: signing.status, metrics });
     }
     await sleep(pausedAt + PAUSE_MS - performance.now());
@@ -88,9 +63,9 @@ describe('OpenBao paused under load', () => {
     const afterRecovery = tokens.filter((s) => s.at >= resumedAt + 1000);
     expect(afterRecovery.length).toBeGreaterThan(20);
     expect(afterRecovery.filter((s) => s.status !== 200)).toEqual([]);
-    expect((await freshGet(gateway.url, '/readyz/signing')).status).toBe(200);
+    expect((await freshGet(env.gateway.url, '/readyz/signing')).status).toBe(200);
 
-    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    const metrics = await (await fetch(`${env.gateway.url}/metrics`)).text();
     expect(metricValue(metrics, 'signet_backend_circuit_state', { backend: 'vault' })).toBe(0);
     expect(metricValue(metrics, 'signet_ring_can_sign', { ring: 'stall' })).toBe(1);
     expect(metricValue(metrics, 'signet_requests_shed_total', { reason: 'circuit_open' })).toBeGreaterThan(0);

@@ -1,23 +1,16 @@
 // Redis down at start-up: a replica still starts (after waiting at most 2 s for Redis), from its
 // own state_dir and the backend's revocation records, so a Redis outage never blocks a rollout or
 // a restart, and never brings a revoked key back. Redis of the test's own, stopped here.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPrivateRedis, type PrivateRedis } from './harness/redis.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { spawnGateway, type GatewayProcess } from './harness/gateway-process.js';
 import { adminRequest, publishedKids, requestToken } from './helpers/gateway.js';
-import { Replicas, signingKid, vaultRing } from './helpers/replicas.js';
+import { replicasWithPrivateRedis, signingKid, vaultRing } from './helpers/replicas.js';
 import { freshGet } from './helpers/load.js';
 
-const replicas = new Replicas();
-let redis: PrivateRedis;
+const { replicas, redis } = replicasWithPrivateRedis();
 let late: GatewayProcess | undefined;
-beforeAll(async () => {
-  redis = await startPrivateRedis();
-});
-afterAll(async () => {
+afterAll(() => {
   late?.kill();
-  await replicas.closeAll();
-  await redis?.stop();
 });
 
 describe('Redis down at start-up', () => {

@@ -4,37 +4,14 @@
 // handed out, and exits 0 within the drain timeout.
 import { readFileSync } from 'node:fs';
 import { request as httpRequest, Agent } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OPENBAO_ROOT_TOKEN, startOpenBao, vaultRequest } from './harness/openbao.js';
-import { spawnGateway, type GatewayProcess } from './harness/gateway-process.js';
-import type { RunningServer } from './harness/tools.js';
-import { openClient, TEST_API_KEY } from './helpers/gateway.js';
+import { describe, expect, it } from 'vitest';
+import { openBaoAndGateway } from './harness/gateway-process.js';
+import { TEST_API_KEY } from './helpers/gateway.js';
 import { atRate, sleep, tokenRequest } from './helpers/load.js';
 
 const DRAIN_S = 3;
 
-let bao: RunningServer;
-let gateway: GatewayProcess;
-
-beforeAll(async () => {
-  bao = await startOpenBao();
-  await vaultRequest(bao.url, 'POST', 'transit/keys/signet-drain', { type: 'ecdsa-p256' });
-  gateway = await spawnGateway(
-    {
-      server: { drain_timeout_seconds: DRAIN_S },
-      backends: { vault: { type: 'vault-transit', address: bao.url, token: OPENBAO_ROOT_TOKEN } },
-      rings: [{ name: 'drain', backend: 'vault', key: 'signet-drain', alg: 'ES256' }],
-      clients: [openClient()],
-    },
-    { waitFor: 'readyz' },
-  );
-}, 60_000);
-
-afterAll(async () => {
-  if (bao) process.kill(bao.process.pid!, 'SIGCONT');
-  gateway?.kill();
-  await bao?.stop();
-});
+const env = openBaoAndGateway('drain', { top: { server: { drain_timeout_seconds: DRAIN_S } } });
 
 /** A token request (or a GET of `path`) on a given keep-alive agent: the connection stays open across requests. */
 function onConnection(agent: Agent, url: string, path?: string): Promise<{ status: number; code?: string; retryAfter?: string; connection?: string }> {
@@ -63,23 +40,23 @@ function onConnection(agent: Agent, url: string, path?: string): Promise<{ statu
 describe('SIGTERM during a backend stall', () => {
   it('drains within the drain timeout: 503 ERR_SHUTTING_DOWN with Retry-After and Connection: close, audit flushed, exit 0', async () => {
     // Tokens handed out before the stall, each with its audit record.
-    const before = await atRate(20, 1000, () => tokenRequest(gateway.url));
+    const before = await atRate(20, 1000, () => tokenRequest(env.gateway.url));
     expect(before.every((s) => s.status === 200)).toBe(true);
     // One caller holds a keep-alive connection open; its next request arrives during the drain.
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    expect((await onConnection(agent, gateway.url)).status).toBe(200);
+    expect((await onConnection(agent, env.gateway.url)).status).toBe(200);
     const prober = new Agent({ keepAlive: true, maxSockets: 1 }); // a kubelet's readiness probe, likewise
-    expect((await onConnection(prober, gateway.url, '/readyz')).status).toBe(200);
+    expect((await onConnection(prober, env.gateway.url, '/readyz')).status).toBe(200);
 
-    process.kill(bao.process.pid!, 'SIGSTOP');
-    const inFlight = atRate(20, 1000, () => tokenRequest(gateway.url));
+    process.kill(env.bao.process.pid!, 'SIGSTOP');
+    const inFlight = atRate(20, 1000, () => tokenRequest(env.gateway.url));
     await sleep(500);
     const termAt = performance.now();
-    gateway.child.kill('SIGTERM');
+    env.gateway.child.kill('SIGTERM');
     await sleep(200);
-    const late = await onConnection(agent, gateway.url);
-    const probe = await onConnection(prober, gateway.url, '/readyz');
-    const code = await gateway.exited;
+    const late = await onConnection(agent, env.gateway.url);
+    const probe = await onConnection(prober, env.gateway.url, '/readyz');
+    const code = await env.gateway.exited;
     const exitMs = performance.now() - termAt;
     agent.destroy();
     prober.destroy();
@@ -95,7 +72,7 @@ describe('SIGTERM during a backend stall', () => {
     expect(answered.length).toBeGreaterThan(0);
     for (const sample of answered.filter((s) => s.status === 503)) expect(['ERR_DEADLINE_EXCEEDED', 'ERR_BACKEND_CIRCUIT_OPEN', 'ERR_SHUTTING_DOWN']).toContain(sample.code);
     // Every token that left has its audit record on disk.
-    const records = readFileSync(gateway.auditFile, 'utf8').split('\n').filter(Boolean);
+    const records = readFileSync(env.gateway.auditFile, 'utf8').split('\n').filter(Boolean);
     const handedOut = before.length + 1 + stalled.filter((s) => s.status === 200).length;
     expect(records.filter((line) => line.includes('"token.issued"'))).toHaveLength(handedOut);
     process.stdout.write(`[measured] SIGTERM during a stall: exit 0 after ${Math.round(exitMs)} ms (drain timeout ${DRAIN_S} s)\n`);

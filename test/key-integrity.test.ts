@@ -3,24 +3,15 @@
 // name), and no version signs before its canary passed, even when it is the only candidate.
 import { createServer, type Server } from 'node:http';
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { spkiToJwk } from '../src/jose/jwk.js';
 import { pemToDer } from '../src/jose/jwk.js';
 import { MOTO_REGION, provisionKmsVersion, useDummyAwsCredentials } from './harness/kms.js';
 import { vaultRequest } from './harness/openbao.js';
-import { startPrivateRedis, type PrivateRedis } from './harness/redis.js';
 import { configFrom, openClient, requestToken, startGateway, tempDir, type RunningGateway } from './helpers/gateway.js';
-import { Replicas, sleep, vaultRing } from './helpers/replicas.js';
+import { replicasWithPrivateRedis, sleep, vaultRing } from './helpers/replicas.js';
 
-const replicas = new Replicas();
-let redis: PrivateRedis;
-beforeAll(async () => {
-  redis = await startPrivateRedis();
-});
-afterAll(async () => {
-  await replicas.closeAll();
-  await redis?.stop();
-});
+const { replicas, redis } = replicasWithPrivateRedis();
 
 /** A webhook receiver that keeps every event's claims. */
 async function webhookReceiver(): Promise<{ url: string; events: Array<Record<string, unknown>>; close(): Promise<void> }> {

@@ -3,20 +3,11 @@
 // revocations never come back, and revoking the active version reaches every replica before the
 // admin call returns. revocation-pending.test.ts revokes versions that never signed.
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPrivateRedis, type PrivateRedis } from './harness/redis.js';
+import { describe, expect, it } from 'vitest';
 import { adminRequest, type RunningGateway } from './helpers/gateway.js';
-import { Replicas, eventually, observe, revoke, signingKid, vaultRing } from './helpers/replicas.js';
+import { replicasWithPrivateRedis, eventually, observe, revoke, signingKid, vaultRing } from './helpers/replicas.js';
 
-const replicas = new Replicas();
-let redis: PrivateRedis;
-beforeAll(async () => {
-  redis = await startPrivateRedis();
-});
-afterAll(async () => {
-  await replicas.closeAll();
-  await redis?.stop();
-});
+const { replicas, redis } = replicasWithPrivateRedis();
 
 const metric = async (gateway: RunningGateway, pattern: RegExp): Promise<number> => {
   const match = pattern.exec(await (await fetch(`${gateway.url}/metrics`)).text());

@@ -1,20 +1,11 @@
 // Revoking a version that never signed, on real OpenBao with replicas sharing a Redis of the
 // test's own: it leaves the JWKS, nothing is created, and the active version signs on.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { vaultRequest } from './harness/openbao.js';
-import { startPrivateRedis, type PrivateRedis } from './harness/redis.js';
 import { publishedKids } from './helpers/gateway.js';
-import { Replicas, eventually, observe, revoke, signingKid, sleep, transitVersions, vaultRing } from './helpers/replicas.js';
+import { replicasWithPrivateRedis, eventually, observe, revoke, signingKid, sleep, transitVersions, vaultRing } from './helpers/replicas.js';
 
-const replicas = new Replicas();
-let redis: PrivateRedis;
-beforeAll(async () => {
-  redis = await startPrivateRedis();
-});
-afterAll(async () => {
-  await replicas.closeAll();
-  await redis?.stop();
-});
+const { replicas, redis } = replicasWithPrivateRedis();
 
 describe('revoking a version that never signed', () => {
   it('removes it from the JWKS and creates nothing; the active version signs on without a gap', async () => {

@@ -4,8 +4,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '../helpers/gateway.js';
-import { freePort } from './tools.js';
+import { afterAll, beforeAll } from 'vitest';
+import { openClient, tempDir } from '../helpers/gateway.js';
+import { OPENBAO_ROOT_TOKEN, startOpenBao, vaultRequest } from './openbao.js';
+import { freePort, type RunningServer } from './tools.js';
 
 export interface GatewayProcess {
   url: string;
@@ -59,4 +61,38 @@ export async function spawnGateway(raw: Record<string, unknown>, options: { nofi
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return { url, pid: child.pid!, child, exited, auditFile, output: () => output, kill: (signal = 'SIGKILL') => void (gone || child.kill(signal)) };
+}
+
+/** What openBaoAndGateway gives a test: set before its tests run. */
+export interface OpenBaoAndGateway {
+  bao: RunningServer;
+  gateway: GatewayProcess;
+}
+
+/**
+ * An OpenBao of the test file's own (paused, killed and restarted at will) with one ES256 Transit
+ * key, and a `signet serve` process with one ring on it; both stopped when the file ends, after a
+ * SIGCONT in case the test left OpenBao paused. `backend` and `top` add to the generated config.
+ */
+export function openBaoAndGateway(name: string, settings: { top?: Record<string, unknown>; backend?: Record<string, unknown>; nofile?: number } = {}): OpenBaoAndGateway {
+  const env = {} as OpenBaoAndGateway;
+  beforeAll(async () => {
+    env.bao = await startOpenBao();
+    await vaultRequest(env.bao.url, 'POST', `transit/keys/signet-${name}`, { type: 'ecdsa-p256' });
+    env.gateway = await spawnGateway(
+      {
+        ...settings.top,
+        backends: { vault: { type: 'vault-transit', address: env.bao.url, token: OPENBAO_ROOT_TOKEN, ...settings.backend } },
+        rings: [{ name, backend: 'vault', key: `signet-${name}`, alg: 'ES256' }],
+        clients: [openClient()],
+      },
+      { waitFor: 'readyz', ...(settings.nofile ? { nofile: settings.nofile } : {}) },
+    );
+  }, 60_000);
+  afterAll(async () => {
+    if (env.bao) process.kill(env.bao.process.pid!, 'SIGCONT');
+    env.gateway?.kill();
+    await env.bao?.stop();
+  });
+  return env;
 }

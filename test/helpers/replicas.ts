@@ -1,10 +1,11 @@
 // Several gateway replicas on one real OpenBao key, in accelerated time, for the fault tests:
 // max-age 2 s + swr 0 + refresh 1 s ≤ prepublish 4 s; grace 7 s ≥ TTL 4 s + 2 s.
 import { randomBytes } from 'node:crypto';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { sha256Hex } from '../../src/config/load.js';
 import type { BuildOptions } from '../../src/app.js';
 import { OPENBAO_ROOT_TOKEN, vaultRequest } from '../harness/openbao.js';
+import { startPrivateRedis, type PrivateRedis } from '../harness/redis.js';
 import { adminRequest, configFrom, openClient, publishedKids, requestToken, startGateway, TEST_ADMIN_KEY, type RunningGateway } from './gateway.js';
 
 export const FAST_RING = { alg: 'ES256', issuer: 'https://signet.test', max_token_ttl_seconds: 4, prepublish_seconds: 4, grace_seconds: 7, rotation_period_seconds: 0 };
@@ -47,6 +48,36 @@ export class Replicas {
   async closeAll(): Promise<void> {
     await Promise.all(this.running.splice(0).map((gateway) => gateway.close()));
   }
+}
+
+/**
+ * A Redis of the test file's own (flushed, killed and restarted at will; the shared one is never
+ * touched) and the replicas started against it, all stopped when the file ends. Call at the top.
+ */
+export function replicasWithPrivateRedis(): { replicas: Replicas; redis: PrivateRedis } {
+  const replicas = new Replicas();
+  let server: PrivateRedis | undefined;
+  const own = (): PrivateRedis => {
+    if (!server) throw new Error('replicasWithPrivateRedis: Redis is not started yet (use it inside tests)');
+    return server;
+  };
+  beforeAll(async () => {
+    server = await startPrivateRedis();
+  });
+  afterAll(async () => {
+    await replicas.closeAll();
+    await server?.stop();
+  });
+  // Read lazily: the server exists only once beforeAll has run.
+  const redis: PrivateRedis = {
+    get url() {
+      return own().url;
+    },
+    flush: () => own().flush(),
+    restart: () => own().restart(),
+    stop: () => own().stop(),
+  };
+  return { replicas, redis };
 }
 
 /** The kid a replica signs with now, or the error code it answers with. */
