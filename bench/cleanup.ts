@@ -47,3 +47,14 @@ export class Cleanup {
     setTimeout(() => bail(`still running after ${Math.round(deadlineMs / 1000)} s (deadline)`, 1), deadlineMs).unref();
   }
 }
+
+/** Runs a bench entry point and exits with its code; a crash prints its stack under `name`. */
+export function runMain(name: string, main: () => Promise<number>): void {
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`${name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BENCH_ALGS } from './algs.js';
-import { Cleanup } from './cleanup.js';
+import { Cleanup, runMain } from './cleanup.js';
 import { selfTimes, selfTimeTable, type CpuProfile } from './cpuprofile.js';
 import { measure } from './load.js';
 import { machineInfo } from './machine.js';
@@ -122,10 +122,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`profile: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runMain('profile', main);

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CACHE_DIR } from '../test/harness/tools.js';
 import { barChart } from './chart.js';
-import { Cleanup } from './cleanup.js';
+import { Cleanup, runMain } from './cleanup.js';
 import { CpuProbe } from './cpu.js';
 import { measure } from './load.js';
 import { machineInfo } from './machine.js';
@@ -143,10 +143,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runMain('bench', main);

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { BENCH_ALGS, TOKEN_REQUEST } from './algs.js';
-import { Cleanup } from './cleanup.js';
+import { Cleanup, runMain } from './cleanup.js';
 import { machineInfo } from './machine.js';
 import { createTransitKeys, OPENBAO_ROOT_TOKEN, peakRssBytes, scratchDir, startBao, startGateway } from './servers.js';
 
@@ -132,10 +132,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`soak: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runMain('soak', main);
