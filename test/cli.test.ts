@@ -56,12 +56,25 @@ describe('signet --version and --help', () => {
   it('the help lists every SIGNET_ variable the code reads, and only those', async () => {
     const { code, stdout } = await signet(['--help']);
     expect(code).toBe(0);
-    const listed = [...stdout.split('Environment')[1]!.matchAll(/^ {2}([A-Z][A-Z0-9_]+) /gm)].map(([, name]) => name);
+    const environment = stdout.slice(stdout.indexOf('Environment'));
     const read = signetNamesInSource();
-    for (const [name, file] of read) expect(listed, `${name} (read in ${file}) is missing from the help`).toContain(name);
+    const missing = [...read].filter(([name]) => !new RegExp(`\\b${name}\\b`).test(environment)).map(([name, file]) => `${name} (read in ${file})`);
+    expect(missing, 'variables the code reads but the help does not list').toEqual([]);
     const documented = ENVIRONMENT.map((variable) => variable.name).filter((name) => name.startsWith('SIGNET_'));
-    for (const name of documented) expect(read.has(name), `${name} is documented but no file in src/ uses it`).toBe(true);
+    expect(documented.filter((name) => !read.has(name)), 'variables the help lists but no file in src/ uses').toEqual([]);
+    const listed = [...environment.matchAll(/^ {2}([A-Z][A-Z0-9_]+) /gm)].map(([, name]) => name);
     expect(listed).toEqual(ENVIRONMENT.map((variable) => variable.name));
+  });
+
+  it('the README\'s CLI section documents the same variables and exit codes', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const heading = /^(#{2,4}) CLI$/m.exec(readme);
+    expect(heading, 'a "CLI" heading in README.md').not.toBeNull();
+    const rest = readme.slice(heading!.index + heading![0].length);
+    const next = new RegExp(`^#{1,${heading![1]!.length}} `, 'm').exec(rest);
+    const section = next ? rest.slice(0, next.index) : rest;
+    expect([...section.matchAll(/^\| `([A-Z][A-Z0-9_]+)` \|/gm)].map(([, name]) => name)).toEqual(ENVIRONMENT.map((variable) => variable.name));
+    expect([...section.matchAll(/^\| (\d) \|/gm)].map(([, code]) => Number(code))).toEqual(Object.values(EXIT));
   });
 
   it('the help documents the exit codes', async () => {
