@@ -1,10 +1,10 @@
 // A wrong config stops start-up with a message naming the field and the fix, never a stack trace.
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import { ConfigError } from '../src/errors.js';
+import { signet } from './helpers/cli.js';
 import { configFrom, openClient, tempDir } from './helpers/gateway.js';
 
 const base = () => ({
@@ -96,26 +96,27 @@ describe('configuration', () => {
     expect(config.clients.map((c) => c.name)).toEqual(['orders']);
   });
 
-  it('signet doctor reports each check and exits 1 on a failure', () => {
+  it('signet doctor reports each check and exits 1 on a failure', async () => {
     const file = join(tempDir(), 'doctor.json');
     const dataDir = tempDir();
     const ok = { backends: { dev: { type: 'local', data_dir: dataDir } }, rings: [{ name: 'main', backend: 'dev', alg: 'ES256', create_if_missing: true }], state_dir: tempDir() };
     writeFileSync(file, JSON.stringify(ok));
-    const healthy = spawnSync('npx', ['tsx', 'src/cli.ts', 'doctor'], { env: { ...process.env, SIGNET_CONFIG: file }, encoding: 'utf8' });
-    expect(healthy.status).toBe(0);
+    const healthy = await signet(['doctor'], { SIGNET_CONFIG: file });
+    expect(healthy.code).toBe(0);
     expect(healthy.stdout).toMatch(/^ok {4}ring main: v1 signs \(kid [A-Za-z0-9_-]{43}\)/m);
     expect(healthy.stdout).toMatch(/^warn {2}ring main: .*EXPORTABLE software keys/m);
     writeFileSync(file, JSON.stringify({ ...ok, rings: [...ok.rings, { name: 'ghost', backend: 'dev', alg: 'ES256' }] }));
-    const broken = spawnSync('npx', ['tsx', 'src/cli.ts', 'doctor'], { env: { ...process.env, SIGNET_CONFIG: file }, encoding: 'utf8' });
-    expect(broken.status).toBe(1);
+    const broken = await signet(['doctor'], { SIGNET_CONFIG: file });
+    expect(broken.code).toBe(1);
     expect(broken.stdout).toMatch(/^FAIL {2}ring ghost: not loaded/m);
+    expect(broken.stderr).toMatch(/^signet: [1-9] check\(s\) failed\n$/);
   });
 
-  it('the CLI prints the field and the fix, exit code 2, no stack trace', () => {
+  it('the CLI prints the field and the fix, exit code 3, no stack trace', async () => {
     const file = join(tempDir(), 'bad.yaml');
     writeFileSync(file, 'rings:\n  - name: main\n    backend: dev\n    alg: HS256\nbackends:\n  dev:\n    type: local\n');
-    const result = spawnSync('npx', ['tsx', 'src/cli.ts', 'serve'], { env: { ...process.env, SIGNET_CONFIG: file }, encoding: 'utf8' });
-    expect(result.status).toBe(2);
+    const result = await signet(['serve'], { SIGNET_CONFIG: file });
+    expect(result.code).toBe(3);
     expect(result.stderr).toMatch(/^signet: configuration error: rings\[0\]\.alg: must be one of ES256/);
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });

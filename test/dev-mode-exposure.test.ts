@@ -13,17 +13,11 @@ interface Run {
 /** Runs `signet serve` in dev mode until it prints its banner (then stops it) or exits. */
 async function devServe(env: Record<string, string>): Promise<Run> {
   const port = await freePort();
-  const child = spawn('npx', ['tsx', 'src/cli.ts', 'serve'], {
+  // A real process: what it listens on and prints is the point. One process, no npx wrapper.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
     env: { ...process.env, SIGNET_CONFIG: '', SIGNET_PORT: String(port), SIGNET_DATA_DIR: tempDir(), SIGNET_STATE_DIR: tempDir(), ...env },
-    detached: true, // its own process group: npx, tsx and node stop together
   });
-  const stop = (signal: NodeJS.Signals) => {
-    try {
-      process.kill(-child.pid!, signal);
-    } catch {
-      // already gone
-    }
-  };
+  const stop = (signal: NodeJS.Signals) => child.kill(signal);
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
@@ -36,9 +30,9 @@ async function devServe(env: Record<string, string>): Promise<Run> {
 }
 
 describe('dev mode exposure', () => {
-  it('refuses 0.0.0.0 without SIGNET_DEV_ALLOW_REMOTE, naming SIGNET_HOST', async () => {
+  it('refuses 0.0.0.0 without SIGNET_DEV_ALLOW_REMOTE, naming SIGNET_HOST (exit 3, a configuration error)', async () => {
     const run = await devServe({ SIGNET_HOST: '0.0.0.0' });
-    expect(run.code).toBe(2);
+    expect(run.code).toBe(3);
     expect(run.stderr).toMatch(/^signet: configuration error: SIGNET_HOST: dev mode on 0\.0\.0\.0 would expose its wildcard dev client/);
   });
 

@@ -99,7 +99,7 @@ describe('dev mode (npm start with no config)', () => {
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const code = await new Promise((resolve) => child.on('exit', resolve));
-    expect(code).toBe(2);
+    expect(code).toBe(3); // a configuration error
     expect(stderr).toMatch(/allow_in_production/);
   });
 });

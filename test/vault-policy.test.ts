@@ -12,6 +12,7 @@ import { loadConfig } from '../src/config/load.js';
 import { VAULT_ROLES, vaultPolicy } from '../src/vault/policy.js';
 import { OPENBAO_ROOT_TOKEN, startOpenBao } from './harness/openbao.js';
 import { pythonTool, type RunningServer } from './harness/tools.js';
+import { configFile, signet as runCli } from './helpers/cli.js';
 import { configFrom, tempDir } from './helpers/gateway.js';
 
 const KEY = 'signet-default';
@@ -292,17 +293,11 @@ describe('Vault policies (real OpenBao, infra/vault/setup-dev.sh)', () => {
   describe('the CLI with the setup-dev AppRoles; signet doctor (finding 15)', () => {
     const TOKEN_LIKE = /\b(?:hv[sbr]|[sbr])\.[A-Za-z0-9_-]{20,}/;
 
-    function signet(args: string[], credentials: Record<string, unknown>, env: Record<string, string> = {}, key = KEY): { status: number | null; stdout: string; stderr: string } {
-      const dir = tempDir();
-      const file = join(dir, 'signet.json');
-      writeFileSync(file, JSON.stringify({
-        state_dir: join(dir, 'state'),
-        backends: { vault: { type: 'vault-transit', address: server.url, ...credentials } },
-        rings: [{ name: 'default', backend: 'vault', key, alg: 'ES256' }],
-      }));
-      return spawnSync('node_modules/.bin/tsx', ['src/cli.ts', ...args], { env: { ...process.env, SIGNET_CONFIG: file, ...env }, encoding: 'utf8' });
+    function configWith(credentials: Record<string, unknown>, key: string): string {
+      return configFile({ backends: { vault: { type: 'vault-transit', address: server.url, ...credentials } }, rings: [{ name: 'default', backend: 'vault', key, alg: 'ES256' }] });
     }
-    const doctor = (credentials: Record<string, unknown>, env: Record<string, string> = {}) => signet(['doctor'], credentials, env);
+    const signet = (args: string[], credentials: Record<string, unknown>, key = KEY) => runCli(args, { SIGNET_CONFIG: configWith(credentials, key) });
+    const doctor = (credentials: Record<string, unknown>) => signet(['doctor'], credentials);
 
     async function tokenWithPolicy(name: string, policy: string, defaultPolicy: boolean): Promise<string> {
       await root('PUT', `sys/policies/acl/${name}`, { policy });
@@ -312,7 +307,9 @@ describe('Vault policies (real OpenBao, infra/vault/setup-dev.sh)', () => {
     it('the setup-dev AppRole passes, and DEBUG output shows neither its secret_id nor a token', () => {
       const secretFile = join(tempDir(), 'secret-id');
       writeFileSync(secretFile, credentials.SIGNET_VAULT_SECRET_ID!, { mode: 0o600 });
-      const result = doctor({ approle: { role_id: credentials.SIGNET_VAULT_ROLE_ID, secret_id_file: secretFile } }, { DEBUG: '*', NODE_DEBUG: 'undici' });
+      // A process of its own: NODE_DEBUG turns the HTTP client's debug channel on at start-up only.
+      const file = configWith({ approle: { role_id: credentials.SIGNET_VAULT_ROLE_ID, secret_id_file: secretFile } }, KEY);
+      const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'doctor'], { env: { ...process.env, SIGNET_CONFIG: file, DEBUG: '*', NODE_DEBUG: 'undici' }, encoding: 'utf8' });
       expect(result.stdout).toMatch(/^ok {4}ring default: v\d+ signs/m);
       expect(result.stdout).not.toMatch(/^(FAIL|warn)/m);
       expect(result.status).toBe(0);
@@ -323,11 +320,12 @@ describe('Vault policies (real OpenBao, infra/vault/setup-dev.sh)', () => {
       expect(output).not.toMatch(TOKEN_LIKE);
     });
 
-    it('operators rotate with the rotator AppRole, which cannot sign: no canary, no error', () => {
-      const result = signet(['keys', 'rotate', '--ring', 'default'], { approle: { role_id: credentials.SIGNET_ROTATOR_ROLE_ID, secret_id: credentials.SIGNET_ROTATOR_SECRET_ID } });
-      expect(result.stdout).toMatch(/^ring default: created v\d+ \(kid [A-Za-z0-9_-]{43}\), published now, signs from \S+\n$/); // one line: no canary failures logged
+    it('operators rotate with the rotator AppRole, which cannot sign: no canary, no error', async () => {
+      const result = await signet(['keys', 'rotate', '--ring', 'default'], { approle: { role_id: credentials.SIGNET_ROTATOR_ROLE_ID, secret_id: credentials.SIGNET_ROTATOR_SECRET_ID } });
+      expect(result.stdout).toMatch(/^ring default: created v\d+ \(kid [A-Za-z0-9_-]{43}\), published now, signs from \S+\n$/);
+      expect(result.log).toBe(''); // no canary failures logged
       expect(result.stderr).toBe('');
-      expect(result.status).toBe(0);
+      expect(result.code).toBe(0);
     });
 
     it('an exportable key fails even under the generated policy', async () => {
@@ -335,37 +333,37 @@ describe('Vault policies (real OpenBao, infra/vault/setup-dev.sh)', () => {
       await root('POST', `transit/keys/${leaky}`, { type: 'ecdsa-p256', exportable: true, allow_plaintext_backup: true });
       const config = configFrom({ backends: { vault: { type: 'vault-transit', address: server.url, token: 'x' } }, rings: [{ name: 'default', backend: 'vault', key: leaky, alg: 'ES256' }] });
       const token = await tokenWithPolicy('leaky-signer', vaultPolicy(config, 'signer'), true);
-      const result = signet(['doctor'], { token }, {}, leaky);
+      const result = await signet(['doctor'], { token }, leaky);
       expect(result.stdout.match(/^FAIL .*/gm)).toEqual([
         expect.stringMatching(/^FAIL {2}ring default: Transit key "signet-leaky" is exportable/),
         expect.stringMatching(/^FAIL {2}ring default: Transit key "signet-leaky" allows plaintext backup/),
       ]);
-      expect(result.status).toBe(1);
+      expect(result.code).toBe(1);
     });
 
-    it('a root token fails', () => {
-      const result = doctor({ token: OPENBAO_ROOT_TOKEN });
+    it('a root token fails', async () => {
+      const result = await doctor({ token: OPENBAO_ROOT_TOKEN });
       expect(result.stdout).toMatch(/^FAIL {2}ring default: Signet's Vault token is a root token/m);
-      expect(result.status).toBe(1);
+      expect(result.code).toBe(1);
     });
 
     it('a token that cannot check itself fails, naming each skipped check', async () => {
       const token = await tokenWithPolicy('sign-only', `path "transit/keys/${KEY}" {\n  capabilities = ["read"]\n}\npath "transit/sign/${KEY}" {\n  capabilities = ["update"]\n}\n`, false);
-      const result = doctor({ token });
+      const result = await doctor({ token });
       expect(result.stdout).toMatch(/^ok {4}ring default: v\d+ signs/m); // it can sign: only the audit fails
       expect(result.stdout).toMatch(/^FAIL {2}ring default: could not look up Signet's Vault token \(auth\/token\/lookup-self: permission denied/m);
       expect(result.stdout).toMatch(/^FAIL {2}ring default: could not check what Signet's Vault token may do to key "signet-default" \(sys\/capabilities-self: permission denied/m);
-      expect(result.status).toBe(1);
+      expect(result.code).toBe(1);
     });
 
     it('a token that could weaken the key fails, naming each path and the command that fixes it', async () => {
       // The old shipped signer + rotator policies on one token.
       const token = await tokenWithPolicy('old-signer-rotator', 'path "transit/keys/signet-*" {\n  capabilities = ["create", "update", "read"]\n}\npath "transit/sign/signet-*" {\n  capabilities = ["update"]\n}\n', true);
-      const result = doctor({ token });
+      const result = await doctor({ token });
       expect(result.stdout).toMatch(/^FAIL {2}ring default: Signet's Vault token can create\/update transit\/keys\/signet-default\/config: it could change the key's config: exportable=true .*`signet vault-policy --role signer`/m);
       expect(result.stdout).toMatch(/^FAIL {2}ring default: Signet's Vault token can create\/update transit\/keys\/signet-default\/trim/m);
       expect(result.stdout).toMatch(/^FAIL {2}ring default: Signet's Vault token can create\/update transit\/keys\/signet-default\/import_version/m);
-      expect(result.status).toBe(1);
+      expect(result.code).toBe(1);
     });
   });
 });
@@ -397,15 +395,15 @@ describe('signet vault-policy (generator)', () => {
     expect(() => vaultPolicy(vaultConfig(backend, keys), 'reader')).toThrow(message);
   });
 
-  it('refuses a config without vault-transit rings, and an unknown role (exit 2)', () => {
+  it('refuses a config without vault-transit rings (exit 3), and an unknown role (exit 2)', async () => {
     const dir = tempDir();
     const file = join(dir, 'local.json');
     writeFileSync(file, JSON.stringify({ state_dir: join(dir, 'state'), backends: { dev: { type: 'local', data_dir: dir } }, rings: [{ name: 'main', backend: 'dev', alg: 'ES256' }] }));
-    const noVault = spawnSync('node_modules/.bin/tsx', ['src/cli.ts', 'vault-policy', '--role', 'signer'], { env: { ...process.env, SIGNET_CONFIG: file }, encoding: 'utf8' });
+    const noVault = await runCli(['vault-policy', '--role', 'signer'], { SIGNET_CONFIG: file });
     expect(noVault.stderr).toMatch(/^signet: configuration error: backends: no vault-transit backend is used by a ring/);
-    expect(noVault.status).toBe(2);
-    const badRole = spawnSync('node_modules/.bin/tsx', ['src/cli.ts', 'vault-policy', '--role', 'admin'], { env: { ...process.env, SIGNET_CONFIG: file }, encoding: 'utf8' });
-    expect(badRole.stderr).toMatch(/^signet: configuration error: --role: must be one of signer, rotator, reader/);
-    expect(badRole.status).toBe(2);
+    expect(noVault.code).toBe(3);
+    const badRole = await runCli(['vault-policy', '--role', 'admin'], { SIGNET_CONFIG: file });
+    expect(badRole.stderr).toMatch(/^signet: usage error: option '--role <role>' argument 'admin' is invalid\. Allowed choices are signer, rotator, reader/);
+    expect(badRole.code).toBe(2);
   });
 });
