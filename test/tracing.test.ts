@@ -71,6 +71,7 @@ describe('tracing (real process, real OpenBao, OTLP/HTTP JSON)', () => {
     gateway.kill('SIGTERM');
     expect(await gateway.exited).toBe(0);
     const spans = receiver.spans();
+    expect(spans.length, 'spans exported by the flush at shutdown').toBeGreaterThan(0);
     expect(receiver.received.every((r) => r.path === '/v1/traces' && r.contentType?.includes('application/json'))).toBe(true);
     expect(spans[0]!.resource['service.name']).toBe('signet-under-test');
 
