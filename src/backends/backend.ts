@@ -1,9 +1,9 @@
 // The one interface every key backend implements. The backend is the source of truth for a
 // ring's versions: the gateway keeps no key state of its own, so replicas agree without talking.
+import type { Context } from '@opentelemetry/api';
 import { KeyIntegrityError } from '../errors.js';
 import type { JwsAlg } from '../jose/algorithms.js';
 import type { BackendGuard } from '../resilience/backend-guard.js';
-import type { Context } from '@opentelemetry/api';
 import type { Deadline } from '../resilience/deadline.js';
 
 /** Which backend key a ring is bound to, and the alg it signs with. */

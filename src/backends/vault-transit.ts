@@ -1,6 +1,7 @@
 // HashiCorp Vault / OpenBao Transit. A ring is one Transit key; its versions are Transit's
 // key versions. Every sign names its version: a `rotate` makes the new version Transit's default
 // at once, and signing with the default is how verifiers meet a kid they have never seen.
+import { trace, type Context, type Link } from '@opentelemetry/api';
 import { ALGORITHMS, type JwsAlg } from '../jose/algorithms.js';
 import { ed25519RawToSpki, pemToDer } from '../jose/jwk.js';
 import {
@@ -15,7 +16,6 @@ import {
   UnsupportedKeyError,
 } from '../errors.js';
 import { BackendGuard, DEFAULT_GUARD, type GuardOptions } from '../resilience/backend-guard.js';
-import { trace, type Context, type Link } from '@opentelemetry/api';
 import { ATTR, errorCode, failSpan, runInSpan, SPAN, signAttributes, startSpan, tracing } from '../observability/tracing.js';
 import { signatureMismatch, type BackendHealth, type KeyRef, type KeyVersion, type RevocationRecord, type SignatureCheck, type SignCall, type SigningBackend } from './backend.js';
 import { GroupCommit, type ItemResult } from './group-commit.js';
@@ -270,7 +270,7 @@ export class VaultTransitBackend implements SigningBackend {
       const caller = item.trace ? trace.getSpanContext(item.trace) : undefined;
       if (caller) links.push({ context: caller });
     }
-    if (!parent && links.length === 0 && !trace.getActiveSpan()) return this.signChecked(items, signal); // nobody's trace: a canary at start-up
+    if (!parent && !trace.getActiveSpan()) return this.signChecked(items, signal); // in nobody's trace (a webhook's signature)
     const { ref, version } = items[0]!;
     const span = startSpan(SPAN.backendSign, signAttributes(this.kind, ref.ring, version, items.length), parent, links);
     try {

@@ -8,7 +8,7 @@ import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
 import type { TracingConfig } from '../config-schema.js';
 import { GatewayError } from '../errors.js';
 
-/** Whether spans are recorded: set once the SDK has started in this process. */
+/** Whether tracing runs in this process: set once the SDK has started, never unset. */
 export const tracing = { on: false };
 
 /** The API's no-op tracer until the SDK registers its provider (ProxyTracer). */
@@ -47,8 +47,8 @@ let runtime: Promise<TracingRuntime> | undefined;
 
 /** Starts the SDK once per process (every app built in it shares the provider). */
 export function startTracing(config: TracingConfig & { enabled: true }): Promise<TracingRuntime> {
-  runtime ??= import('./tracing-sdk.js').then((sdk) => {
-    const started = sdk.startTracingSdk(config);
+  runtime ??= import('./tracing-sdk.js').then(async (sdk) => {
+    const started = await sdk.startTracingSdk(config);
     tracing.on = true;
     return started;
   });
@@ -137,5 +137,3 @@ export function failRequestSpan(request: FastifyRequest, code: string): void {
   const span = requestSpan(request);
   if (span) failSpan(span, code);
 }
-
-export { SpanKind };

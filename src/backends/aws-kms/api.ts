@@ -27,7 +27,6 @@ import {
   type SignCommandOutput,
   type UpdateAliasCommandInput,
 } from '@aws-sdk/client-kms';
-
 import { context as otelContext, SpanKind, trace } from '@opentelemetry/api';
 import { failSpan, startSpan, tracing } from '../../observability/tracing.js';
 
@@ -38,7 +37,7 @@ export interface KmsApi {
   listAliases(input: ListAliasesCommandInput, signal?: AbortSignal): Promise<Output<ListAliasesCommandOutput>>;
   getPublicKey(input: GetPublicKeyCommandInput, signal?: AbortSignal): Promise<Output<GetPublicKeyCommandOutput>>;
   describeKey(input: DescribeKeyCommandInput, signal?: AbortSignal): Promise<Output<DescribeKeyCommandOutput>>;
-  /** `requestId` goes out as X-Request-Id (see requestIdHeader). */
+  /** `requestId` goes out as X-Request-Id (withRequestId). */
   sign(input: SignCommandInput, signal?: AbortSignal, requestId?: string): Promise<Output<SignCommandOutput>>;
   createKey(input: CreateKeyCommandInput): Promise<Output<CreateKeyCommandOutput>>;
   createAlias(input: CreateAliasCommandInput): Promise<unknown>;
@@ -122,13 +121,13 @@ export function createKmsApi(options: KmsClientOptions): KmsApi {
   // 'standard' retries (backoff + retry quota), not 'adaptive': adaptive queues requests inside
   // the SDK when throttled, which is the unbounded wait our pacer exists to refuse.
   const client = new KMSClient({
-      region: options.region,
-      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-      maxAttempts: options.maxAttempts,
-      retryMode: 'standard',
-      // Per attempt; without throwOnRequestTimeout the handler only logs a warning. A sign's
-      // attempts together are bounded by the caller's deadline (the AbortSignal).
-      requestHandler: { connectionTimeout: options.timeoutMs, requestTimeout: options.timeoutMs, throwOnRequestTimeout: true },
+    region: options.region,
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    maxAttempts: options.maxAttempts,
+    retryMode: 'standard',
+    // Per attempt; without throwOnRequestTimeout the handler only logs a warning. A sign's
+    // attempts together are bounded by the caller's deadline (the AbortSignal).
+    requestHandler: { connectionTimeout: options.timeoutMs, requestTimeout: options.timeoutMs, throwOnRequestTimeout: true },
   });
   traceKmsCalls(client, options.region);
   return sdkKmsApi(client);
