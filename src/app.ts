@@ -12,9 +12,12 @@ import { RevocationService } from './key-actions/revocation.js';
 import { RotationController } from './key-actions/rotation.js';
 import { KeyService } from './keyring/key-service.js';
 import type { Clock, IntegrityEvent, KeyRing } from './keyring/keyring.js';
+import { installAccessLog } from './observability/access-log.js';
 import { AuditLog } from './observability/audit.js';
 import { LineSink } from './observability/line-sink.js';
 import { Metrics } from './observability/metrics.js';
+import { startTracing } from './observability/tracing.js';
+import { REQUEST_ID_HEADER, requestIdOf } from './http/request-id.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes, readinessSchema } from './routes/health.js';
 import { jwksRoutes } from './routes/jwks.js';
@@ -164,6 +167,8 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
     // No per-request child logger (pino child() on every request, JWKS GETs included): lines that
     // concern a request carry `reqId: request.id` explicitly.
     childLoggerFactory: (logger) => logger,
+    // The caller's x-request-id when it is a safe token, else a random id (http/request-id.ts).
+    genReqId: requestIdOf,
     bodyLimit: config.server.bodyLimitBytes,
     trustProxy: config.server.trustProxy,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
@@ -171,6 +176,17 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
     ...serverTimeouts(config.server.limits),
     ...contractServerOptions(logger, metrics),
   });
+
+  // Every response says which request it answers, errors included (error-reply.ts sets it too, for
+  // failures that skip the hooks). First hook, so a hook that refuses the request comes after it.
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+    done();
+  });
+  // Before any route: @fastify/otel wraps the routes registered after it.
+  const tracing = config.tracing.enabled ? await startTracing(config.tracing) : undefined;
+  if (tracing) await app.register(tracing.fastifyPlugin());
+  installAccessLog(app, logger, config.server.accessLog);
 
   const clients = new CallerDirectory(config, metrics.registry, clock);
   const rateLimits = new RateLimits(redis, logger);
@@ -232,6 +248,8 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
     ownAuditFile?.close();
     auditSink.flushSync();
     await Promise.all([...backends.values()].map((backend) => backend.close()));
+    // Last: every span of this app has ended by now (shutdown drains requests first).
+    await tracing?.flush();
   });
   return app;
 }

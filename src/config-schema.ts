@@ -122,6 +122,13 @@ export interface ServerLimits {
   maxHeapUsedBytes: number;
 }
 
+/** OTLP/HTTP encodings Signet can export traces in (no gRPC). */
+export const TRACE_PROTOCOLS = ['http/protobuf', 'http/json'] as const;
+export type TraceProtocol = (typeof TRACE_PROTOCOLS)[number];
+
+/** Trace export, from the standard OTEL_* variables (config/tracing.ts); off unless asked for. */
+export type TracingConfig = { enabled: false } | { enabled: true; endpoint: string; protocol: TraceProtocol };
+
 export interface SignetConfig {
   server: {
     host: string;
@@ -130,6 +137,8 @@ export interface SignetConfig {
     bodyLimitBytes: number;
     trustProxy: boolean;
     logLevel: string;
+    /** One log line per request (method, route, status, duration, request id, client). */
+    accessLog: boolean;
     /** Serve HTTPS directly (PEM files); otherwise terminate TLS in front of Signet. */
     tls?: { certFile: string; keyFile: string; clientCaFile?: string };
     limits: ServerLimits;
@@ -157,6 +166,7 @@ export interface SignetConfig {
   admin: AdminConfig;
   audit: AuditConfig;
   webhooks: WebhookConfig[];
+  tracing: TracingConfig;
   /** Dev mode: set when no config file was given; the dev API key to print once. */
   devApiKey?: { value: string; generated: boolean };
   devAdminKey?: { value: string; generated: boolean };

@@ -21,6 +21,7 @@ describe('no secrets in responses, logs or errors', () => {
     const dataDir = tempDir();
     const gateway = await startGateway(
       configFrom({
+        server: { access_log: true }, // its lines are searched too
         backends: { dev: { type: 'local', data_dir: dataDir } },
         rings: [
           { name: 'ec', backend: 'dev', alg: 'ES256', create_if_missing: true },
@@ -67,6 +68,7 @@ describe('no secrets in responses, logs or errors', () => {
     const audit = readFileSync(gateway.auditFile, 'utf8');
     const everything = `${logged}\n${audit}\n${responses.join('\n')}`;
     expect(logged).toMatch(/key version revoked/); // the log really was captured
+    expect(logged).toMatch(/"route":"\/v1\/tokens".*"msg":"request"/); // with the access log
     expect(audit).toMatch(/"audit":"token.issued"/); // and the audit trail
     for (const secret of secrets) expect(everything).not.toContain(secret);
     expect(everything).not.toMatch(/PRIVATE KEY/);

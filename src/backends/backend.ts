@@ -1,5 +1,6 @@
 // The one interface every key backend implements. The backend is the source of truth for a
 // ring's versions: the gateway keeps no key state of its own, so replicas agree without talking.
+import type { Context } from '@opentelemetry/api';
 import { KeyIntegrityError } from '../errors.js';
 import type { JwsAlg } from '../jose/algorithms.js';
 import type { BackendGuard } from '../resilience/backend-guard.js';
@@ -46,6 +47,15 @@ export interface SignatureCheck {
   sample(): boolean;
 }
 
+/** The request a sign is made for: its deadline, its id (sent to the backend) and its trace. */
+export interface SignCall {
+  deadline?: Deadline;
+  /** The request id, sent on the backend call (Vault: X-Request-Id, a comma-joined list for a batch). */
+  requestId?: string;
+  /** The caller's trace context (its token issue span), when tracing is on. */
+  trace?: Context;
+}
+
 export interface BackendHealth {
   ok: boolean;
   detail?: string;
@@ -59,9 +69,9 @@ export interface SigningBackend {
   listVersions(key: KeyRef): Promise<KeyVersion[]>;
   /**
    * Raw JWS signature bytes (r||s for ECDSA) over the ASCII signing input, with exactly this
-   * version. Gives up with DeadlineExceededError when `deadline` passes, whatever it was doing.
+   * version. Gives up with DeadlineExceededError when `call.deadline` passes, whatever it was doing.
    */
-  sign(key: KeyRef, version: number, signingInput: Uint8Array, check?: SignatureCheck, deadline?: Deadline): Promise<Uint8Array>;
+  sign(key: KeyRef, version: number, signingInput: Uint8Array, check?: SignatureCheck, call?: SignCall): Promise<Uint8Array>;
   /** Creates a new newest version. Does not make it sign: the key ring decides when. */
   createVersion(key: KeyRef): Promise<KeyVersion>;
   /** Creates the key with one version if it does not exist yet (dev and tests; production keys come from infra). */

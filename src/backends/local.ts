@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ALGORITHMS, NODE_HASH, type JwsAlg } from '../jose/algorithms.js';
 import { BackendKeyMissingError, BackendResponseError, BackendVersionMissingError, InvalidRequestError } from '../errors.js';
-import { checkSampled, type BackendHealth, type KeyRef, type KeyVersion, type RevocationRecord, type SignatureCheck, type SigningBackend } from './backend.js';
+import { SPAN, signAttributes, traced, tracing } from '../observability/tracing.js';
+import { checkSampled, type BackendHealth, type KeyRef, type KeyVersion, type RevocationRecord, type SignatureCheck, type SignCall, type SigningBackend } from './backend.js';
 
 const generate = promisify(generateKeyPair);
 
@@ -168,7 +169,12 @@ export class LocalBackend implements SigningBackend {
     });
   }
 
-  async sign(ref: KeyRef, version: number, signingInput: Uint8Array, check?: SignatureCheck): Promise<Uint8Array> {
+  sign(ref: KeyRef, version: number, signingInput: Uint8Array, check?: SignatureCheck, call?: SignCall): Promise<Uint8Array> {
+    const work = () => this.signNow(ref, version, signingInput, check);
+    return tracing.on ? traced(SPAN.backendSign, signAttributes(this.kind, ref.ring, version, 1), work, { parent: call?.trace }) : work();
+  }
+
+  private async signNow(ref: KeyRef, version: number, signingInput: Uint8Array, check?: SignatureCheck): Promise<Uint8Array> {
     let loaded = await this.load(ref);
     if (loaded && !loaded.versions.some((v) => v.version === version)) loaded = await this.load(ref, true); // made by another process?
     if (!loaded) throw new BackendKeyMissingError(`local key "${ref.key}" does not exist`);

@@ -24,13 +24,19 @@ export interface VaultClient {
   /** LIST; only needed for revocation records in KV. */
   list?(path: string): Promise<VaultResponse>;
   write(path: string, data: unknown): Promise<{ data?: unknown; auth?: VaultAuth } | undefined>;
-  /** Same as `write`, cancelled by `signal` (the signing hot path). */
-  post?(path: string, data: unknown, signal?: AbortSignal): Promise<{ data?: unknown } | undefined>;
+  /** Same as `write`, cancelled by `signal`, sent with `X-Request-Id: requestId` (the signing hot path). */
+  post?(path: string, data: unknown, options?: CallOptions): Promise<{ data?: unknown } | undefined>;
   /** A login that carries a secret in its body: sent without a token. */
   login?(path: string, data: unknown): Promise<{ auth?: VaultAuth } | undefined>;
   /** Renews the token at 80 % of each lease; calls `lost` when it cannot (expired, max TTL, refused). */
   startRenewal?(leaseSeconds: number, lost: () => void): void;
   close?(): Promise<void>;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** The id of the request(s) the call is made for; Vault's audit log records it when told to (README). */
+  requestId?: string;
 }
 
 /** Renew at this share of the lease, so a slow answer still lands before expiry. */
@@ -73,8 +79,10 @@ export class VaultHttpClient implements VaultClient {
     return (await this.transport.request('POST', path, this.headers(), data)) as { data?: unknown; auth?: VaultAuth } | undefined;
   }
 
-  async post(path: string, data: unknown, signal?: AbortSignal): Promise<{ data?: unknown } | undefined> {
-    return (await this.transport.request('POST', path, this.headers(), data, signal)) as { data?: unknown } | undefined;
+  async post(path: string, data: unknown, options: CallOptions = {}): Promise<{ data?: unknown } | undefined> {
+    const headers = this.headers();
+    if (options.requestId !== undefined) headers['x-request-id'] = options.requestId;
+    return (await this.transport.request('POST', path, headers, data, options.signal)) as { data?: unknown } | undefined;
   }
 
   async login(path: string, data: unknown): Promise<{ auth?: VaultAuth } | undefined> {

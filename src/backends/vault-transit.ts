@@ -1,6 +1,7 @@
 // HashiCorp Vault / OpenBao Transit. A ring is one Transit key; its versions are Transit's
 // key versions. Every sign names its version: a `rotate` makes the new version Transit's default
 // at once, and signing with the default is how verifiers meet a kid they have never seen.
+import { trace, type Context, type Link } from '@opentelemetry/api';
 import { ALGORITHMS, type JwsAlg } from '../jose/algorithms.js';
 import { ed25519RawToSpki, pemToDer } from '../jose/jwk.js';
 import {
@@ -15,8 +16,8 @@ import {
   UnsupportedKeyError,
 } from '../errors.js';
 import { BackendGuard, DEFAULT_GUARD, type GuardOptions } from '../resilience/backend-guard.js';
-import type { Deadline } from '../resilience/deadline.js';
-import { signatureMismatch, type BackendHealth, type KeyRef, type KeyVersion, type RevocationRecord, type SignatureCheck, type SigningBackend } from './backend.js';
+import { ATTR, errorCode, failSpan, runInSpan, SPAN, signAttributes, startSpan, tracing } from '../observability/tracing.js';
+import { signatureMismatch, type BackendHealth, type KeyRef, type KeyVersion, type RevocationRecord, type SignatureCheck, type SignCall, type SigningBackend } from './backend.js';
 import { GroupCommit, type ItemResult } from './group-commit.js';
 import { DEFAULT_REVOCATION_KV_MOUNT, forbiddenPaths, grantedPaths, revocationRecordsPath, trimMount, unguardedPaths } from '../vault/paths.js';
 import { VaultHttpClient, type VaultClient } from './vault-client.js';
@@ -48,6 +49,9 @@ interface SignItem {
   input: string;
   bytes: Uint8Array;
   check?: SignatureCheck;
+  /** The caller's request id and trace context (SignCall). */
+  requestId?: string;
+  trace?: Context;
 }
 
 interface TransitKeyData {
@@ -243,13 +247,47 @@ export class VaultTransitBackend implements SigningBackend {
   }
 
   /** Concurrent signs with the same key version share one Transit request (group commit). */
-  sign(ref: KeyRef, version: number, signingInput: Uint8Array, check?: SignatureCheck, deadline?: Deadline): Promise<Uint8Array> {
-    const item = { ref, version, input: Buffer.from(signingInput).toString('base64'), bytes: signingInput, check };
-    return this.guard.forRing(ref.ring, 'sign', () => this.batcher.submit(`${ref.key}\u0000${version}\u0000${ref.alg}`, item, deadline));
+  sign(ref: KeyRef, version: number, signingInput: Uint8Array, check?: SignatureCheck, call?: SignCall): Promise<Uint8Array> {
+    const item: SignItem = { ref, version, input: Buffer.from(signingInput).toString('base64'), bytes: signingInput, check, requestId: call?.requestId, trace: call?.trace };
+    return this.guard.forRing(ref.ring, 'sign', () => this.batcher.submit(`${ref.key}\u0000${version}\u0000${ref.alg}`, item, call?.deadline));
   }
 
   /** One Transit call for items that share key, version and alg: plain for one, batch_input for more. */
-  async signBatch(items: readonly SignItem[], signal?: AbortSignal): Promise<ItemResult<Uint8Array>[]> {
+  signBatch(items: readonly SignItem[], signal?: AbortSignal): Promise<ItemResult<Uint8Array>[]> {
+    return tracing.on ? this.signBatchTraced(items, signal) : this.signChecked(items, signal);
+  }
+
+  /**
+   * One span per batch, as the OpenTelemetry spec recommends for an operation started by several
+   * callers: it links to every caller's token issue span (a span has one parent; links say "this
+   * was done for these"), and its parent is the first caller's, so a lone sign reads as one tree
+   * and the batch is sampled with a caller that was. The Vault HTTP span is its child.
+   */
+  private async signBatchTraced(items: readonly SignItem[], signal?: AbortSignal): Promise<ItemResult<Uint8Array>[]> {
+    const parent = items.find((item) => item.trace !== undefined)?.trace;
+    const links: Link[] = [];
+    for (const item of items) {
+      const caller = item.trace ? trace.getSpanContext(item.trace) : undefined;
+      if (caller) links.push({ context: caller });
+    }
+    if (!parent && !trace.getActiveSpan()) return this.signChecked(items, signal); // in nobody's trace (a webhook's signature)
+    const { ref, version } = items[0]!;
+    const span = startSpan(SPAN.backendSign, signAttributes(this.kind, ref.ring, version, items.length), parent, links);
+    try {
+      const results = await runInSpan(span, parent, () => this.signChecked(items, signal));
+      const failed = results.filter((result) => !result.ok);
+      if (failed.length > 0) span.setAttribute(ATTR.batchFailed, failed.length);
+      if (failed.length === results.length) failSpan(span, errorCode((failed[0] as { error: unknown }).error));
+      return results;
+    } catch (error) {
+      failSpan(span, errorCode(error));
+      throw error;
+    } finally {
+      span.end();
+    }
+  }
+
+  private async signChecked(items: readonly SignItem[], signal?: AbortSignal): Promise<ItemResult<Uint8Array>[]> {
     const results = await this.sendBatch(items, signal);
     // One signature of every batch must verify against the key the ring published for this
     // version, or no signature of it leaves: a key recreated or restored under the same name would
@@ -268,7 +306,9 @@ export class VaultTransitBackend implements SigningBackend {
   private async sendBatch(items: readonly SignItem[], signal?: AbortSignal): Promise<ItemResult<Uint8Array>[]> {
     const { ref, version } = items[0]!;
     const path = `${this.mount}/sign/${encodeURIComponent(ref.key)}`;
-    const write = (data: unknown) => (this.client.post ? this.client.post(path, data, signal) : this.client.write(path, data));
+    // Every caller's request id, comma-separated (an HTTP list): Vault's audit entry names them all.
+    const requestId = requestIdsOf(items);
+    const write = (data: unknown) => (this.client.post ? this.client.post(path, data, { signal, requestId }) : this.client.write(path, data));
     if (items.length === 1) {
       try {
         const response = await this.call(ref, 'sign', () => write(signParameters(ref.alg, version, items[0]!.input)));
@@ -419,6 +459,12 @@ export class VaultTransitBackend implements SigningBackend {
     await this.client.close?.();
   }
 
+}
+
+function requestIdsOf(items: readonly SignItem[]): string | undefined {
+  if (items.length === 1) return items[0]!.requestId;
+  const ids = items.map((item) => item.requestId).filter((id): id is string => id !== undefined);
+  return ids.length > 0 ? ids.join(',') : undefined;
 }
 
 /** `vault:vN:<base64url>` → signature bytes, checking Transit signed with the version we asked for. */

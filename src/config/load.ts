@@ -14,6 +14,7 @@ import { DEFAULT_REVOCATION_KV_MOUNT, trimMount } from '../vault/paths.js';
 import type { AdminKey, BackendConfig, CircuitConfig, ClaimLimits, ClientConfig, IdentityProviderConfig, RingConfig, ServerLimits, SignetConfig, WebhookConfig } from '../config-schema.js';
 import { CLIENT_IDENTITY_FIELDS, checkIdentityOverlaps, parseClientIdentity, parseIdentityProviders } from './identity.js';
 import { DEFAULT_GUARD } from '../resilience/backend-guard.js';
+import { parseTracing } from './tracing.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -259,7 +260,7 @@ export function loadConfig(env: Env = process.env): SignetConfig {
   const raw = devMode ? devConfig(env) : readFileConfig(env.SIGNET_CONFIG!, env);
   const top = Fields.of('', raw, ['server', 'jwks', 'backends', 'rings', 'clients', 'identity_providers', 'reload', 'admin', 'audit', 'webhooks', 'refresh_interval_seconds', 'redis_url', 'state_dir', 'claim_limits']);
 
-  const server = Fields.of('server', top.value('server'), ['host', 'port', 'public_url', 'body_limit_bytes', 'trust_proxy', 'log_level', 'tls', ...SERVER_LIMIT_FIELDS]);
+  const server = Fields.of('server', top.value('server'), ['host', 'port', 'public_url', 'body_limit_bytes', 'trust_proxy', 'log_level', 'access_log', 'tls', ...SERVER_LIMIT_FIELDS]);
   const host = checkHost(env.SIGNET_HOST ?? server.string('host', '127.0.0.1'), source(env, 'SIGNET_HOST', 'server.host'));
   const port = new Fields('server', { port: env.SIGNET_PORT ?? server.value('port') ?? 8080 }, ['port']).integer('port', 8080, { max: 65535 });
   const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
@@ -376,6 +377,7 @@ export function loadConfig(env: Env = process.env): SignetConfig {
       bodyLimitBytes: server.integer('body_limit_bytes', 16 * 1024, { min: 1024, max: 1024 * 1024 }),
       trustProxy: server.boolean('trust_proxy', false),
       logLevel: env.SIGNET_LOG_LEVEL === undefined ? server.oneOf('log_level', LOG_LEVELS, 'info') : checkLogLevel(env.SIGNET_LOG_LEVEL, 'SIGNET_LOG_LEVEL'),
+      accessLog: env.SIGNET_ACCESS_LOG === undefined ? server.boolean('access_log', false) : new Fields('', { SIGNET_ACCESS_LOG: env.SIGNET_ACCESS_LOG }, ['SIGNET_ACCESS_LOG']).boolean('SIGNET_ACCESS_LOG', false),
       tls: server.has('tls') ? parseTls(Fields.of('server.tls', server.value('tls'), ['cert_file', 'key_file', 'client_ca_file'])) : undefined,
       limits: parseServerLimits(server),
     },
@@ -397,6 +399,7 @@ export function loadConfig(env: Env = process.env): SignetConfig {
     admin: { keys: adminKeys },
     audit: { file: env.SIGNET_AUDIT_FILE ?? audit.optionalString('file') },
     webhooks,
+    tracing: parseTracing(env),
     devApiKey,
     devAdminKey,
   };

@@ -17,6 +17,8 @@ import {
   ShedError,
   UnsupportedMediaTypeError,
 } from '../errors.js';
+import { failRequestSpan } from '../observability/tracing.js';
+import { newRequestId, REQUEST_ID_HEADER } from './request-id.js';
 
 interface AjvIssue {
   instancePath?: string;
@@ -119,6 +121,9 @@ export function replyWithError(request: FastifyRequest, reply: FastifyReply, err
   } else {
     request.log.info({ reqId: request.id, code: typed.code, reason: typed.message, url: request.url.split('?')[0] }, 'request rejected');
   }
+  failRequestSpan(request, typed.code);
+  // Also here: framework errors (a bad URL) are answered before the onRequest hooks run.
+  reply.header(REQUEST_ID_HEADER, request.id);
   if (typed.retryAfterSeconds !== undefined) reply.header('retry-after', String(typed.retryAfterSeconds));
   if (typed instanceof MethodNotAllowedError) reply.header('allow', typed.allow.join(', '));
   return reply.code(typed.status).type('application/json; charset=utf-8').send({ error: { code: typed.code, message: publicMessage(typed, request.id) } });
@@ -152,10 +157,12 @@ export function clientErrorHandler(logger: Logger, counter: ErrorCounter): (erro
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
     const typed = parserError(error);
     counter.inc({ code: typed.code });
-    logger.info({ code: typed.code, parserCode: error.code, remote: socket.remoteAddress }, 'malformed HTTP request rejected');
+    // Never the caller's x-request-id: the request could not be parsed, so nothing in it is trusted.
+    const reqId = newRequestId();
+    logger.info({ reqId, code: typed.code, parserCode: error.code, remote: socket.remoteAddress }, 'malformed HTTP request rejected');
     const body = JSON.stringify({ error: { code: typed.code, message: typed.message } });
     if (!socket.writable) return void socket.destroy();
     // end(), not destroy(): the answer must reach the client before the connection closes.
-    socket.end(`HTTP/1.1 ${typed.status} ${STATUS_CODES[typed.status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.end(`HTTP/1.1 ${typed.status} ${STATUS_CODES[typed.status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${reqId}\r\nConnection: close\r\n\r\n${body}`);
   };
 }

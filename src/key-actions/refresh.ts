@@ -10,6 +10,7 @@ import type { KeyService } from '../keyring/key-service.js';
 import type { KeyRing } from '../keyring/keyring.js';
 import { emptyLedger, ledgerSize, missingFrom, type RingLedger } from '../keyring/ledger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { ATTR, SPAN, traced, tracing } from '../observability/tracing.js';
 import type { LedgerStore } from '../state/ledger-store.js';
 import type { Canary } from './canary.js';
 
@@ -140,7 +141,13 @@ export class RingRefresher {
     }
   }
 
-  async refreshRing(ring: KeyRing): Promise<void> {
+  /** One span per ring refresh, the root of its own trace: the backend calls it makes are its children. */
+  refreshRing(ring: KeyRing): Promise<void> {
+    const work = () => this.refreshRingNow(ring);
+    return tracing.on ? traced(SPAN.refresh, { [ATTR.ring]: ring.name, [ATTR.backend]: ring.backend.kind }, work, { orStartTrace: true }) : work();
+  }
+
+  private async refreshRingNow(ring: KeyRing): Promise<void> {
     const { logger, metrics } = this.options;
     try {
       await this.load(ring);

@@ -2,14 +2,13 @@
 // signed from when, the key first seen under each version), canary verdicts, integrity
 // quarantines, and the lifecycle computed from all of it. No I/O here: key-actions/refresh.ts
 // reads the backend and the stores and hands the results in; everything can be rebuilt from them.
-import type { KeyRef, KeyVersion, RevocationRecord, SignatureCheck, SigningBackend } from '../backends/backend.js';
+import type { KeyRef, KeyVersion, RevocationRecord, SignatureCheck, SignCall, SigningBackend } from '../backends/backend.js';
 import type { RingConfig } from '../config-schema.js';
 import { KeyIntegrityError, NoSigningVersionError, NotReadyError } from '../errors.js';
 import { signCompact } from '../jose/compact.js';
 import type { PublicJwk } from '../jose/jwk.js';
 import { normaliseSignature } from '../jose/low-s.js';
 import { rawVerifier, type RawVerifier } from '../jose/verify.js';
-import type { Deadline } from '../resilience/deadline.js';
 import { TokenBucket } from '../token-bucket.js';
 import { emptyLedger, mergeLedgers, type RingLedger } from './ledger.js';
 import { computeLifecycle, latestSafeExpiry, type LifecycleView, type RotationPolicy, type VersionFacts } from './lifecycle.js';
@@ -280,10 +279,10 @@ export class KeyRing {
    * again (a passing one lets it sign again; a failing one keeps it blocked, without making new
    * versions that the same broken backend would fail too).
    */
-  async sign(version: number, signingInput: Uint8Array, deadline?: Deadline): Promise<Uint8Array> {
+  async sign(version: number, signingInput: Uint8Array, call?: SignCall): Promise<Uint8Array> {
     try {
       // Low-S for ES256K from every backend (src/jose/low-s.ts); other algs pass through unchanged.
-      return normaliseSignature(this.config.alg, await this.backend.sign(this.ref, version, signingInput, this.checkFor(version), deadline));
+      return normaliseSignature(this.config.alg, await this.backend.sign(this.ref, version, signingInput, this.checkFor(version), call));
     } catch (error) {
       if (error instanceof KeyIntegrityError) this.blockAfterMismatch(version, error.message);
       throw error;
@@ -302,10 +301,10 @@ export class KeyRing {
   }
 
   /** A compact JWS signed by this ring: the signing version unless one is named. */
-  async signJws(payload: Record<string, unknown>, typ: string, version?: number, deadline?: Deadline): Promise<{ token: string; kid: string; version: number }> {
+  async signJws(payload: Record<string, unknown>, typ: string, version?: number, call?: SignCall): Promise<{ token: string; kid: string; version: number }> {
     const chosen = version ?? this.signer().version;
     const kid = this.kidOf(chosen)!;
-    const token = await signCompact(this.config.alg, kid, typ, payload, (input) => this.sign(chosen, input, deadline));
+    const token = await signCompact(this.config.alg, kid, typ, payload, (input) => this.sign(chosen, input, call));
     return { token, kid, version: chosen };
   }
 

@@ -6,6 +6,7 @@ import { checkText } from '../tokens/text.js';
 import { findByKeyHash, presentedKeyHash } from '../tokens/api-keys.js';
 import type { KeyRing } from '../keyring/keyring.js';
 import { errorResponses, ringParams } from './schemas.js';
+import { noteCaller } from '../observability/access-log.js';
 
 const versionSchema = {
   type: 'object',
@@ -52,6 +53,7 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
     const name = findByKeyHash(adminKeys, presentedKeyHash(request.headers.authorization, 'admin API'));
     if (name === undefined) throw new UnauthenticatedError('unknown admin API key');
     admins.set(request, name);
+    noteCaller(request, `admin:${name}`);
   });
 
   const describeRing = (ring: KeyRing) => {

@@ -4,6 +4,7 @@ import cors from '@fastify/cors';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { errorResponses, ringParams } from './schemas.js';
 import { tokenEndpointMetadata, tokenEndpointMetadataSchema } from '../auth/oauth/metadata.js';
+import { ATTR, requestSpan, tracing } from '../observability/tracing.js';
 
 // ETag lists may carry several tags and weak forms (W/"x"); a match on any is a hit (RFC 9110 §13.1.2).
 function etagMatches(header: string | undefined, etag: string): boolean {
@@ -38,7 +39,10 @@ export const jwksRoutes: FastifyPluginAsync = async (app) => {
   function sendJwks(request: FastifyRequest, reply: FastifyReply, ring?: string): FastifyReply {
     const { document, maxAgeSeconds } = keys.jwks(ring);
     reply.header('cache-control', cacheControlFor(maxAgeSeconds)).header('etag', document.etag);
-    if (etagMatches(request.headers['if-none-match'], document.etag)) {
+    const notModifiedHere = etagMatches(request.headers['if-none-match'], document.etag);
+    // The SERVER span of a JWKS request says which set and whether the cached copy was still good.
+    if (tracing.on) requestSpan(request)?.setAttributes({ [ATTR.jwksRing]: ring ?? '*', [ATTR.notModified]: notModifiedHere });
+    if (notModifiedHere) {
       notModified.inc();
       return reply.code(304).send();
     }

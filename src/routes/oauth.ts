@@ -7,6 +7,8 @@ import { quoted, type Caller } from '../auth/callers.js';
 import { authenticateClient, type ClientAuthParams } from '../auth/oauth/client-auth.js';
 import { authorizationServerMetadata, GRANT_TYPES, TOKEN_ENDPOINT_PATH, TOKEN_EXCHANGE_GRANT, tokenEndpointMetadataSchema } from '../auth/oauth/metadata.js';
 import { errorResponses } from './schemas.js';
+import { noteCaller } from '../observability/access-log.js';
+import { failRequestSpan, requestTraceContext } from '../observability/tracing.js';
 import { describable, OAuthError, toOAuthError } from '../auth/oauth/oauth-error.js';
 
 const TOKEN_TYPE_JWT = 'urn:ietf:params:oauth:token-type:jwt';
@@ -142,6 +144,7 @@ export const oauthRoutes: FastifyPluginAsync = async (app) => {
     const error = (rawError as { validation?: unknown }).validation && request.body === undefined ? new OAuthError('invalid_request', 'send the parameters as an application/x-www-form-urlencoded body') : rawError;
     const { oauth, metricCode, retryAfterSeconds, internal } = toOAuthError(error);
     metrics.requestErrors.inc({ code: metricCode });
+    failRequestSpan(request, metricCode);
     if (internal) request.log.error({ reqId: request.id, err: error }, 'token endpoint failed');
     else request.log.info({ reqId: request.id, code: oauth.error, reason: oauth.description, url: TOKEN_ENDPOINT_PATH }, 'request rejected');
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
@@ -213,6 +216,7 @@ export const oauthRoutes: FastifyPluginAsync = async (app) => {
       if (!grant) throw new OAuthError('unsupported_grant_type', `grant_type must be one of ${GRANT_TYPES.join(', ')}`);
       const authenticated = await authenticateClient(request, params, clients.current, assertionAudiences);
       const { caller, subject, issuedTokenType } = await grant(authenticated, params);
+      noteCaller(request, caller.name);
       const audience = requestedAudiences(params);
       if (params.scope !== undefined && !SCOPE.test(params.scope)) throw new OAuthError('invalid_scope', 'scope must be space-separated printable ASCII tokens');
       await rateLimits.consume(caller.config);
@@ -222,6 +226,7 @@ export const oauthRoutes: FastifyPluginAsync = async (app) => {
       const issued = await issuer.issue(
         { ...authorised, claims: rfc9068 ? { ...authorised.claims, client_id: caller.name } : authorised.claims, typ: rfc9068 ? 'at+jwt' : 'JWT' },
         { client: caller.name, client_address: request.ip, request_id: request.id, auth: caller.auth, grant_type: params.grant_type },
+        requestTraceContext(request),
       );
       reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
       return {

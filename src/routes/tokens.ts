@@ -2,6 +2,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TokenRequest } from '../tokens/policy.js';
 import { errorResponses } from './schemas.js';
+import { noteCaller } from '../observability/access-log.js';
+import { requestTraceContext } from '../observability/tracing.js';
 
 const audience = { type: 'string', minLength: 1, maxLength: 512 } as const;
 
@@ -51,9 +53,10 @@ export const tokenRoutes: FastifyPluginAsync = async (app) => {
     },
     async (request) => {
       const caller = await clients.authenticate(request);
+      noteCaller(request, caller.name);
       await rateLimits.consume(caller.config);
       const authorised = clients.authorise(caller, request.body);
-      const issued = await issuer.issue(authorised, { client: caller.name, client_address: request.ip, request_id: request.id, auth: caller.auth });
+      const issued = await issuer.issue(authorised, { client: caller.name, client_address: request.ip, request_id: request.id, auth: caller.auth }, requestTraceContext(request));
       return { token: issued.token, token_type: 'JWT', kid: issued.kid, expires_at: issued.expiresAt };
     },
   );

@@ -2,7 +2,7 @@
 // caller's claims were filtered by its policy before they reach here.
 import { newJti } from '../jose/jti.js';
 import type { KeyRing } from '../keyring/keyring.js';
-import type { Deadline } from '../resilience/deadline.js';
+import type { SignCall } from '../backends/backend.js';
 
 export interface IssuedToken {
   token: string;
@@ -23,7 +23,7 @@ export interface TokenContent {
   typ?: 'JWT' | 'at+jwt';
 }
 
-export async function issueToken(ring: KeyRing, content: TokenContent, now: number, deadline?: Deadline): Promise<IssuedToken> {
+export async function issueToken(ring: KeyRing, content: TokenContent, now: number, call?: SignCall): Promise<IssuedToken> {
   const signer = ring.signer();
   const issuedAt = Math.floor(now / 1000);
   // exp never passes the moment the signing key may leave the JWKS (rotation-safe expiry).
@@ -40,6 +40,6 @@ export async function issueToken(ring: KeyRing, content: TokenContent, now: numb
     jti,
   };
   for (const name in content.claims) payload[name] = content.claims[name];
-  const { token, kid, version } = await ring.signJws(payload, content.typ ?? 'JWT', signer.version, deadline);
+  const { token, kid, version } = await ring.signJws(payload, content.typ ?? 'JWT', signer.version, call);
   return { token, kid, version, jti, issuedAt, expiresAt };
 }

@@ -1,10 +1,12 @@
 // One token for one authorised request, the same way whichever route asked (POST /v1/tokens,
 // POST /oauth2/token): one end-to-end deadline, the per-ring bound on signs in progress, the
 // metrics, and the audit record handed to the OS before the token is handed back.
+import type { Context } from '@opentelemetry/api';
 import type { KeyService } from '../keyring/key-service.js';
 import type { Clock } from '../keyring/keyring.js';
 import type { AuditLog, TokenAuditRecord } from '../observability/audit.js';
 import type { Metrics } from '../observability/metrics.js';
+import { ATTR, errorCode, failSpan, SPAN, startSpan, tracing, withSpan } from '../observability/tracing.js';
 import { Deadline } from '../resilience/deadline.js';
 import type { SignGate } from '../resilience/sign-gate.js';
 import { issueToken, type IssuedToken, type TokenContent } from './issue.js';
@@ -41,7 +43,25 @@ export class TokenIssuer {
     return entry;
   }
 
-  async issue(authorised: AuthorisedRequest & Pick<TokenContent, 'typ'>, requester: Requester): Promise<IssuedToken> {
+  /** `trace`: the request's SERVER span context, when tracing is on; the issue span becomes its child. */
+  async issue(authorised: AuthorisedRequest & Pick<TokenContent, 'typ'>, requester: Requester, trace?: Context): Promise<IssuedToken> {
+    if (!tracing.on) return this.signAndAudit(authorised, requester);
+    const ring = this.options.keys.ring(authorised.ring);
+    // Names, never values: no token, claim, subject or audience goes on a span.
+    const span = startSpan(SPAN.tokenIssue, { [ATTR.ring]: ring.name, [ATTR.alg]: ring.config.alg, [ATTR.client]: requester.client, [ATTR.backend]: ring.backend.kind }, trace);
+    try {
+      const issued = await this.signAndAudit(authorised, requester, withSpan(span, trace));
+      span.setAttributes({ [ATTR.version]: issued.version, [ATTR.kid]: issued.kid });
+      return issued;
+    } catch (error) {
+      failSpan(span, errorCode(error));
+      throw error;
+    } finally {
+      span.end();
+    }
+  }
+
+  private async signAndAudit(authorised: AuthorisedRequest & Pick<TokenContent, 'typ'>, requester: Requester, trace?: Context): Promise<IssuedToken> {
     const { keys, signGate, audit, clock, deadlineMs } = this.options;
     const ring = keys.ring(authorised.ring);
     const started = process.hrtime.bigint();
@@ -49,7 +69,8 @@ export class TokenIssuer {
     const deadline = Deadline.after(deadlineMs);
     let issued: IssuedToken;
     try {
-      issued = await signGate.run(ring.name, () => deadline.race(issueToken(ring, authorised, clock(), deadline)));
+      const call = { deadline, requestId: requester.request_id, trace };
+      issued = await signGate.run(ring.name, () => deadline.race(issueToken(ring, authorised, clock(), call)));
     } finally {
       deadline.dispose();
     }

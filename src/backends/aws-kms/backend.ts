@@ -21,8 +21,8 @@ import { BackendKeyMissingError, BackendResponseError, BackendVersionMissingErro
 import { ALGORITHMS, NODE_HASH } from '../../jose/algorithms.js';
 import { derToJoseSignature } from '../../jose/ecdsa.js';
 import { BackendGuard, DEFAULT_GUARD, type GuardOptions } from '../../resilience/backend-guard.js';
-import type { Deadline } from '../../resilience/deadline.js';
-import { checkSampled, type BackendHealth, type KeyRef, type KeyVersion, type RevocationRecord, type SignatureCheck, type SigningBackend } from '../backend.js';
+import { SPAN, signAttributes, traced, tracing } from '../../observability/tracing.js';
+import { checkSampled, type BackendHealth, type KeyRef, type KeyVersion, type RevocationRecord, type SignatureCheck, type SignCall, type SigningBackend } from '../backend.js';
 import { Pacer } from '../pace.js';
 import { createKmsApi, type KmsApi } from './api.js';
 import { DISABLED_STATES, KEY_STATE_ERRORS, errorName, kmsError } from './errors.js';
@@ -200,11 +200,14 @@ export class AwsKmsBackend implements SigningBackend {
     return versions.filter((v): v is KeyVersion => v !== undefined);
   }
 
-  sign(ref: KeyRef, version: number, signingInput: Uint8Array, check?: SignatureCheck, deadline?: Deadline): Promise<Uint8Array> {
-    return this.guard.forRing(ref.ring, 'sign', async () => checkSampled(check, ref, version, signingInput, await this.signOnce(ref, version, signingInput, deadline)));
+  sign(ref: KeyRef, version: number, signingInput: Uint8Array, check?: SignatureCheck, call?: SignCall): Promise<Uint8Array> {
+    const work = () => this.guard.forRing(ref.ring, 'sign', async () => checkSampled(check, ref, version, signingInput, await this.signOnce(ref, version, signingInput, call)));
+    // One Sign call per signature: the span has a batch size of 1; its child is the KMS.Sign call.
+    return tracing.on ? traced(SPAN.backendSign, signAttributes(this.kind, ref.ring, version, 1), work, { parent: call?.trace }) : work();
   }
 
-  private async signOnce(ref: KeyRef, version: number, signingInput: Uint8Array, deadline?: Deadline): Promise<Uint8Array> {
+  private async signOnce(ref: KeyRef, version: number, signingInput: Uint8Array, call: SignCall = {}): Promise<Uint8Array> {
+    const { deadline } = call;
     const spec = ALGORITHMS[ref.alg];
     let message = signingInput;
     let messageType: 'RAW' | 'DIGEST' = 'RAW';
@@ -233,6 +236,7 @@ export class AwsKmsBackend implements SigningBackend {
             SigningAlgorithm: spec.kmsSigningAlgorithm as SigningAlgorithmSpec,
           },
           deadline?.signal,
+          call.requestId,
         ),
       version,
     );
