@@ -230,6 +230,8 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
     }
     const requireKeys = options.requireKeysAtStart !== false;
     await refresh.start({ requireKeys });
+    // A replacement the first load called for (nothing could sign) comes before listening, within the token deadline.
+    if (options.scheduling !== false) await rotation.settled(config.server.limits.tokenDeadlineMs);
     // Say loudly, once at start-up, when a key is weaker than non-exportable.
     const auditKeys = async (): Promise<void> => {
       for (const [ring, findings] of await keys.auditKeys()) {

@@ -55,7 +55,8 @@ afterEach(async () => {
 describe('dev mode (npm start with no config)', () => {
   it('prints a generated API key once, issues a verifiable token, and keeps its keys across restarts', async () => {
     const dataDir = tempDir();
-    const first = await npmStart({ SIGNET_DATA_DIR: dataDir });
+    const stateDir = tempDir(); // never the checkout's .signet/state
+    const first = await npmStart({ SIGNET_DATA_DIR: dataDir, SIGNET_STATE_DIR: stateDir });
     const apiKey = /\n\s+(sgt_[A-Za-z0-9_-]{43})\n/.exec(first.stderr())?.[1];
     expect(apiKey).toBeDefined();
     expect(first.stderr().split(apiKey!).length - 1).toBe(1); // printed exactly once
@@ -70,7 +71,7 @@ describe('dev mode (npm start with no config)', () => {
       headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
       body: JSON.stringify({ audience: 'https://api.example.com', subject: 'svc-orders', ttl_seconds: 300 }),
     });
-    expect(response.status).toBe(200);
+    expect(response.status, await response.clone().text()).toBe(200);
     const { token } = (await response.json()) as { token: string };
     const verified = await remoteVerifier(`${first.url}/.well-known/jwks.json`, 'ES256').jwtVerify(token, { issuer: first.url, audience: 'https://api.example.com' });
     expect(verified.payload.sub).toBe('svc-orders');
@@ -83,7 +84,7 @@ describe('dev mode (npm start with no config)', () => {
     expect(readFileSync(join(dataDir, 'signet-default.json'), 'utf8')).toContain('PRIVATE KEY'); // software keys, hence the warning
     await stop(first.child);
 
-    const second = await npmStart({ SIGNET_DATA_DIR: dataDir, SIGNET_DEV_API_KEY: 'sgt_my-fixed-dev-key' });
+    const second = await npmStart({ SIGNET_DATA_DIR: dataDir, SIGNET_STATE_DIR: stateDir, SIGNET_DEV_API_KEY: 'sgt_my-fixed-dev-key' });
     expect(await (await fetch(`${second.url}/.well-known/jwks.json`)).text()).toBe(jwksBefore);
     expect(second.stderr()).toMatch(/from SIGNET_DEV_API_KEY/);
     const again = await fetch(`${second.url}/v1/tokens`, {

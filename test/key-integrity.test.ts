@@ -8,7 +8,7 @@ import { spkiToJwk } from '../src/jose/jwk.js';
 import { pemToDer } from '../src/jose/jwk.js';
 import { MOTO_REGION, provisionKmsVersion, useDummyAwsCredentials } from './harness/kms.js';
 import { vaultRequest } from './harness/openbao.js';
-import { configFrom, openClient, requestToken, startGateway, tempDir, type RunningGateway } from './helpers/gateway.js';
+import { adminRequest, configFrom, openClient, requestToken, startGateway, tempDir, type RunningGateway } from './helpers/gateway.js';
 import { replicasWithPrivateRedis, sleep, vaultRing } from './helpers/replicas.js';
 
 const { replicas, redis } = replicasWithPrivateRedis();
@@ -86,6 +86,36 @@ describe('key material changed under a published version', () => {
     expect(hook.events.some((event) => event.event === 'key.integrity' && event.version === 1)).toBe(true);
     expect(Date.now() - swappedAt).toBeLessThan(30_000);
     await hook.close();
+  }, 40_000);
+});
+
+describe('a gateway restarted after its key was recreated under a name that had many versions', () => {
+  it('the replacement passes every version number pinned to the old key before the gateway listens: the first request gets a verifiable token', async () => {
+    const url = inject('openbaoUrl');
+    // A long refresh interval: recovery must not wait for the timer.
+    const setup = await vaultRing('restart', { top: { refresh_interval_seconds: 60, state_dir: tempDir() }, ring: { prepublish_seconds: 70, grace_seconds: 80 } });
+    const OLD_VERSIONS = 20;
+    for (let i = 1; i < OLD_VERSIONS; i++) await vaultRequest(url, 'POST', `transit/keys/${setup.key}/rotate`, {});
+    const config = configFrom(setup.raw);
+    const before = await startGateway(config, { requireKeysAtStart: false }); // as `signet serve` starts
+    expect((await requestToken(before.url, { audience: 'https://api.test' })).status).toBe(200);
+    await before.close();
+
+    await vaultRequest(url, 'POST', `transit/keys/${setup.key}/config`, { deletion_allowed: true });
+    await vaultRequest(url, 'DELETE', `transit/keys/${setup.key}`);
+    await vaultRequest(url, 'POST', `transit/keys/${setup.key}`, { type: 'ecdsa-p256' });
+
+    const after = await startGateway(config, { requireKeysAtStart: false });
+    try {
+      const first = await requestToken(after.url, { audience: 'https://api.test' });
+      expect(first.status, JSON.stringify(first.body)).toBe(200);
+      const jwks = (await (await fetch(`${after.url}/.well-known/jwks.json`)).json()) as JSONWebKeySet;
+      await jwtVerify(first.body.token, createLocalJWKSet(jwks), { issuer: 'https://signet.test', audience: 'https://api.test', algorithms: ['ES256'] });
+      const ring = (await (await adminRequest(after.url, 'GET', `/rings/${setup.ring}`)).json()) as { signing_version: number };
+      expect(ring.signing_version).toBe(OLD_VERSIONS + 1); // the first number no old key was pinned to
+    } finally {
+      await after.close();
+    }
   }, 40_000);
 });
 

@@ -10,8 +10,6 @@ import type { WebhookNotifier } from '../webhooks.js';
 import type { RingRefresher } from './refresh.js';
 
 const LOCK_TTL_MS = 60_000;
-/** Versions made in one go while each lands on a number pinned to another key (see rotateIfDue). */
-const MAX_REPLACEMENT_ATTEMPTS = 16;
 
 export type RotationReason = 'scheduled' | 'manual' | 'revocation';
 
@@ -19,6 +17,8 @@ export class RotationController {
   private readonly signingSeen = new Map<string, number>();
   /** Rings whose replacement a revocation is making: the scheduler leaves them to it. */
   private readonly replacing = new Set<string>();
+  /** Rotations started by a refresh and not finished yet (start-up waits for them). */
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
     private readonly refresher: RingRefresher,
@@ -38,7 +38,11 @@ export class RotationController {
     const { view } = ring.current();
     // With nothing able to sign, the version made is the replacement of a revoked (or disabled,
     // or quarantined) one: key.revoked names it, so no key.rotated is sent for it.
-    if (view.rotationDue && !this.replacing.has(ring.name)) void this.rotateIfDue(ring, view.signing === null ? 'revocation' : 'scheduled');
+    if (view.rotationDue && !this.replacing.has(ring.name)) {
+      const rotation = this.rotateIfDue(ring, view.signing === null ? 'revocation' : 'scheduled');
+      this.inFlight.add(rotation);
+      void rotation.finally(() => this.inFlight.delete(rotation));
+    }
     // Backends that name the signing version (KMS alias) follow the lifecycle's choice.
     if (view.signing !== null && this.signingSeen.get(ring.name) !== view.signing) {
       this.signingSeen.set(ring.name, view.signing);
@@ -59,9 +63,13 @@ export class RotationController {
         if (!ring.current().view.rotationDue) return undefined;
         let created = await this.createVersion(ring, reason);
         // After a key was recreated or restored under its name, new versions can land on version
-        // numbers pinned to other keys: each is quarantined at once. Go on until one can sign.
-        for (let attempt = 1; attempt < MAX_REPLACEMENT_ATTEMPTS && this.landedOnPinnedNumber(ring, created); attempt++) {
-          created = await this.createVersion(ring, reason);
+        // numbers pinned to other keys: each is quarantined at once. Go on until one can sign;
+        // past the highest pinned number none can land on a pin, so this ends.
+        const highestPinned = Math.max(0, ...ring.ledger.pins.keys());
+        while (created <= highestPinned && this.landedOnPinnedNumber(ring, created)) {
+          const next = await this.createVersion(ring, reason);
+          if (next <= created) throw new Error(`the backend made version ${next} after ${created}: version numbers must grow`);
+          created = next;
         }
         return created;
       });
@@ -70,6 +78,18 @@ export class RotationController {
       if (throwOnError) throw error;
       return undefined;
     }
+  }
+
+  /**
+   * Waits, at most `maxMs`, for the rotations the refreshes so far have started: at start-up a
+   * ring with nothing able to sign (every version quarantined after its key was recreated, say)
+   * gets its replacement before the gateway listens, instead of answering 503 meanwhile.
+   */
+  async settled(maxMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, maxMs)));
+    await Promise.race([Promise.allSettled([...this.inFlight]), bound]);
+    clearTimeout(timer);
   }
 
   /** Runs a revocation's replacement work without the scheduler starting a rotation of its own alongside. */
