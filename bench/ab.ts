@@ -1,9 +1,9 @@
-// npm run bench:ab -- --base REV [--rounds 4 --duration 5 --warmup 1]
+// npm run bench:ab -- --base REV [--head REV] [--out NAME] [--rounds 4 --duration 5 --warmup 1]
 // The cost of a change to the token path, measured side by side: the compiled gateway at REV and
-// at this checkout run against one OpenBao, and their ES256 token runs alternate (base, head,
+// at this checkout (or at --head REV, to attribute a cost to one commit of the past) run against one OpenBao, and their ES256 token runs alternate (base, head,
 // head, base, …) at c64 and c1, so drift in a shared machine's load falls on both alike. Reports
 // the median gateway CPU µs per token of each, their ratio, and req/s; writes
-// bench/results/<date>-ab.md.
+// bench/results/<date>-ab.md (or <date>-ab-NAME.md).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,6 +44,8 @@ async function main(): Promise<void> {
     options: {
       base: { type: 'string' },
       'base-dir': { type: 'string' },
+      head: { type: 'string' },
+      out: { type: 'string' },
       rounds: { type: 'string', default: '4' },
       duration: { type: 'string', default: '5' },
       warmup: { type: 'string', default: '1' },
@@ -55,7 +57,8 @@ async function main(): Promise<void> {
   const seconds = Number(values.duration);
   const warmup = Number(values.warmup);
   const base = values['base-dir'] ? { dir: values['base-dir'], sha: `${values['base-dir']} (as built)` } : baseCheckout(values.base!);
-  const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  const headBuild = values.head ? baseCheckout(values.head) : { dir: '.', sha: execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim() };
+  const head = headBuild.sha;
   process.chdir(ROOT);
 
   const cleanup = new Cleanup();
@@ -67,7 +70,7 @@ async function main(): Promise<void> {
     const backend = { type: 'vault-transit' as const, address: bao.url, token: OPENBAO_ROOT_TOKEN };
     const gateways: Record<'base' | 'head', Gateway> = {
       base: await startGateway('signet-ab-base', backend, dir, cleanup, [], base.dir),
-      head: await startGateway('signet-ab-head', backend, dir, cleanup, [], '.'),
+      head: await startGateway('signet-ab-head', backend, dir, cleanup, [], headBuild.dir),
     };
     const es256 = BENCH_ALGS.find((spec) => spec.alg === 'ES256')!;
     const results: Record<string, { cpu: number[]; rps: number[]; bao: number[] }> = {};
@@ -112,7 +115,7 @@ async function main(): Promise<void> {
       ...Object.entries(results).map(([key, r]) => `- ${key}: ${r.cpu.map((v) => v.toFixed(0)).join(', ')} µs; ${r.rps.map((v) => v.toFixed(0)).join(', ')} req/s`),
       '',
     ].join('\n');
-    const file = join(ROOT, 'bench', 'results', `${date}-ab.md`);
+    const file = join(ROOT, 'bench', 'results', `${date}-ab${values.out ? `-${values.out}` : ''}.md`);
     writeFileSync(file, report);
     process.stdout.write(`${report}\nwritten to ${file}\n`);
   } finally {
