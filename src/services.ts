@@ -4,7 +4,7 @@ import type { RingRefresher } from './key-actions/refresh.js';
 import type { RevocationService } from './key-actions/revocation.js';
 import type { RotationController } from './key-actions/rotation.js';
 import type { KeyService } from './keyring/key-service.js';
-import type { Clock } from './keyring/keyring.js';
+import type { Clock } from './clock.js';
 import type { AuditLog } from './observability/audit.js';
 import type { Metrics } from './observability/metrics.js';
 import type { CallerDirectory } from './auth/callers.js';

@@ -5,7 +5,8 @@ import { CANARY_AUDIENCE } from '../gateway-audiences.js';
 import type { PublicJwk } from '../jose/jwk.js';
 import { rawVerifier } from '../jose/verify.js';
 import { buildJwksDocument } from '../keyring/jwks-document.js';
-import type { Clock, KeyRing } from '../keyring/keyring.js';
+import type { Clock } from '../clock.js';
+import type { KeyRing } from '../keyring/keyring.js';
 
 
 /** Proves a version can sign something a verifier accepts; throws with the reason otherwise. */

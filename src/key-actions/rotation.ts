@@ -3,7 +3,8 @@
 // file only performs the I/O those decisions call for, under a lock shared by the replicas.
 import type { Logger } from 'pino';
 import { RotationInProgressError } from '../errors.js';
-import type { Clock, KeyRing } from '../keyring/keyring.js';
+import type { Clock } from '../clock.js';
+import type { KeyRing } from '../keyring/keyring.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Coordination } from '../state/coordination.js';
 import type { WebhookNotifier } from '../webhooks.js';

@@ -4,7 +4,8 @@ import type { SigningBackend } from '../backends/backend.js';
 import type { SignetConfig } from '../config-schema.js';
 import { NotReadyError, UnknownRingError } from '../errors.js';
 import { MemoisedDocument, type JwksDocument } from './jwks-document.js';
-import { KeyRing, type Clock } from './keyring.js';
+import type { Clock } from '../clock.js';
+import { KeyRing } from './keyring.js';
 
 export interface KeyServiceOptions {
   config: SignetConfig;

@@ -2,6 +2,7 @@
 // signed from when, the key first seen under each version), canary verdicts, integrity
 // quarantines, and the lifecycle computed from all of it. No I/O here: key-actions/refresh.ts
 // reads the backend and the stores and hands the results in; everything can be rebuilt from them.
+import type { Clock } from '../clock.js';
 import type { KeyRef, KeyVersion, RevocationRecord, SignatureCheck, SignCall, SigningBackend } from '../backends/backend.js';
 import type { RingConfig } from '../config-schema.js';
 import { KeyIntegrityError, NoSigningVersionError, NotReadyError } from '../errors.js';
@@ -13,7 +14,6 @@ import { TokenBucket } from '../token-bucket.js';
 import { emptyLedger, mergeLedgers, type RingLedger } from './ledger.js';
 import { computeLifecycle, latestSafeExpiry, type LifecycleView, type RotationPolicy, type VersionFacts } from './lifecycle.js';
 
-export type Clock = () => number;
 
 export interface SigningChoice {
   version: number;

@@ -2,7 +2,7 @@
 // or the admin's answer leaves (see line-sink.ts). If the record cannot be written, the token is
 // not handed out: an unaudited token is worse than a 503.
 import { AuditUnavailableError } from '../errors.js';
-import type { Clock } from '../keyring/keyring.js';
+import type { Clock } from '../clock.js';
 import type { LineSink } from './line-sink.js';
 import type { Metrics } from './metrics.js';
 

@@ -3,7 +3,7 @@
 // metrics, and the audit record handed to the OS before the token is handed back.
 import type { Context } from '@opentelemetry/api';
 import type { KeyService } from '../keyring/key-service.js';
-import type { Clock } from '../keyring/keyring.js';
+import type { Clock } from '../clock.js';
 import type { AuditLog, TokenAuditRecord } from '../observability/audit.js';
 import type { Metrics } from '../observability/metrics.js';
 import { ATTR, errorCode, failSpan, SPAN, startSpan, tracing, withSpan } from '../observability/tracing.js';
