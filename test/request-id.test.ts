@@ -9,6 +9,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startDraining } from '../src/resilience/http-guards.js';
@@ -175,8 +176,18 @@ describe('request ids reach the backends', () => {
       expect((await tokenRequest(gateway.url, { 'x-request-id': 'vault-sees-me-1' })).status).toBe(200);
       expect(auditedIds(`transit/sign/${key}`)).toEqual(['vault-sees-me-1']);
 
+      // OpenBao paused while the burst arrives, so the signs queue behind the calls in flight and
+      // leave in batches whatever the machine's load (without the pause, each may go alone).
       const burst = Array.from({ length: 30 }, (_, i) => `burst-${i}`);
-      const answers = await Promise.all(burst.map((id) => tokenRequest(gateway.url, { 'x-request-id': id })));
+      process.kill(bao.process.pid!, 'SIGSTOP');
+      let pending!: Promise<Array<Awaited<ReturnType<typeof tokenRequest>>>>;
+      try {
+        pending = Promise.all(burst.map((id) => tokenRequest(gateway.url, { 'x-request-id': id })));
+        for (let i = 0; i < 50 && !/signet_sign_queue_depth\{ring="reqid"\} 30\b/.test(await (await fetch(`${gateway.url}/metrics`)).text()); i++) await sleep(20);
+      } finally {
+        process.kill(bao.process.pid!, 'SIGCONT');
+      }
+      const answers = await pending;
       expect(answers.map((a) => a.status)).toEqual(burst.map(() => 200));
       const batches = auditedIds(`transit/sign/${key}`).slice(1);
       expect(batches.length).toBeLessThan(burst.length); // some requests carried several callers
