@@ -214,7 +214,7 @@ describe('a token request when a bound refuses it', () => {
   });
 
   it('the queue bound: past sign_queue_limit, 503 ERR_OVERLOADED at once; the depth is in /metrics', async () => {
-    const { gateway: running, stalled } = await stallingGateway({ token_deadline_ms: 2000, sign_queue_limit: 2 });
+    const { gateway: running, stalled } = await stallingGateway({ token_deadline_ms: 1200, sign_queue_limit: 2 });
     stalled.on = true;
     const waiting = [requestToken(running.url, { audience: 'urn:a' }), requestToken(running.url, { audience: 'urn:a' })];
     await sleep(100);
