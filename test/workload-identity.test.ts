@@ -104,6 +104,16 @@ describe('workload identity: Kubernetes-shaped tokens', () => {
     expect(other.body.error.code).toBe('ERR_SUBJECT_NOT_ALLOWED');
   });
 
+  it.each(['bearer', 'BEARER', 'Bearer  '])('takes the workload token under the scheme written %j (case-insensitive, RFC 9110 §11.1), as API keys are', async (scheme) => {
+    const saToken = await issuer.mint({ namespace: 'orders', serviceAccount: 'worker' });
+    const response = await fetch(`${gateway.url}/v1/tokens`, {
+      method: 'POST',
+      headers: { authorization: `${scheme.trim()}${scheme.endsWith('  ') ? '  ' : ' '}${saToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ audience: 'urn:svc:ledger' }),
+    });
+    expect(response.status, await response.clone().text()).toBe(200);
+  });
+
   it('keeps working when the issuer rotates its keys mid-test', async () => {
     const before = await issuer.mint();
     expect((await rawExchange(before)).status).toBe(200);

@@ -7,7 +7,7 @@ import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify,
 import type { FastifyRequest } from 'fastify';
 import { PROVIDER_ALGS, type ClaimLimits, type ClientConfig, type ClientIdentity, type IdentityProviderConfig, type RingConfig } from '../config-schema.js';
 import { SubjectNotAllowedError, UnauthenticatedError } from '../errors.js';
-import { findByKeyHash, presentedKeyHash } from '../tokens/api-keys.js';
+import { bearerCredential, findByKeyHash, presentedKeyHash } from '../tokens/api-keys.js';
 import { ClientPolicy, type AuthorisedRequest, type TokenRequest } from '../tokens/policy.js';
 import { AssertionReplayCache, MAX_ASSERTION_LIFETIME_MS } from './assertion-replay.js';
 import { AuthMetrics } from './auth-metrics.js';
@@ -46,7 +46,7 @@ export interface Caller {
 }
 
 const NO_IDENTITY: ClientIdentity = { identities: [], certificates: [], accessTokenFormat: 'jwt' };
-const JWT_BEARER = /^Bearer (eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/;
+const JWT = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const MAX_TOKEN_LENGTH = 16_384;
 const ASSERTION_SKEW = '30s';
 
@@ -268,8 +268,8 @@ export class CallerDirectory {
       if (!peer) throw new UnauthenticatedError('send an API key or a workload token as "Authorization: Bearer <…>", or connect with a client certificate');
       return set.fromCertificate(peer);
     }
-    const jwt = JWT_BEARER.exec(authorization)?.[1];
-    const caller = jwt ? await set.fromWorkloadToken(jwt) : set.fromApiKey(authorization);
+    const credential = bearerCredential(authorization);
+    const caller = credential !== undefined && JWT.test(credential) ? await set.fromWorkloadToken(credential) : set.fromApiKey(authorization);
     set.checkCertificateAgrees(caller, peer);
     return caller;
   }

@@ -3,12 +3,20 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { UnauthenticatedError } from '../errors.js';
 
+/**
+ * The credential of an `Authorization: Bearer <credential>` header, for API keys and workload
+ * tokens alike: the scheme is case-insensitive and may be followed by more than one space
+ * (RFC 9110 §11.1, §11.4); the credential is visible ASCII.
+ */
+export function bearerCredential(authorization: string | undefined): string | undefined {
+  return /^Bearer +([\x21-\x7e]+)$/i.exec(authorization ?? '')?.[1];
+}
+
 /** The SHA-256 of the presented bearer key; `who` names the key in the error ("API", "admin API"). */
 export function presentedKeyHash(authorization: string | undefined, who: string): Buffer {
-  // The scheme is case-insensitive and may be followed by more than one space (RFC 9110 §11.1, §11.4).
-  const match = /^Bearer +([\x21-\x7e]{1,512})$/i.exec(authorization ?? '');
-  if (!match) throw new UnauthenticatedError(`send the ${who} key as "Authorization: Bearer <key>"`);
-  return createHash('sha256').update(match[1]!).digest();
+  const key = bearerCredential(authorization);
+  if (key === undefined || key.length > 512) throw new UnauthenticatedError(`send the ${who} key as "Authorization: Bearer <key>"`);
+  return createHash('sha256').update(key).digest();
 }
 
 /** The candidate whose hash equals `presented`, comparing against all of them in constant time. */
