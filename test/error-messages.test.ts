@@ -52,8 +52,20 @@ describe('5xx messages', () => {
     expect(error.code).toBe('ERR_BACKEND_UNAVAILABLE');
     expect(error.message).toMatch(/^the key backend \(Vault\/KMS\) or the shared state \(Redis\) could not be reached or refused the call; retry after 1 s \(details in the gateway log, reqId /);
     expect(error.message).not.toMatch(/UND_ERR|Transit|signet-default|Headers Timeout/);
+
+    // The OAuth token endpoint keeps its own error body (RFC 6749 §5.2), with the same words.
+    const basic = Buffer.from(`test-client:${TEST_API_KEY}`).toString('base64');
+    const oauth = await app.inject({ method: 'POST', url: '/oauth2/token', headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'grant_type=client_credentials&audience=a' });
+    expect(oauth.statusCode).toBe(503);
+    expect(oauth.headers['retry-after']).toBe('1');
+    const oauthError = JSON.parse(oauth.body) as { error: string; error_description: string };
+    expect(oauthError.error).toBe('temporarily_unavailable');
+    expect(oauthError.error_description).toMatch(/^the key backend \(Vault\/KMS\) or the shared state \(Redis\) could not be reached or refused the call; retry after 1 s \(details in the gateway log, reqId /);
+    expect(oauthError.error_description).not.toMatch(/UND_ERR|Transit|signet-default|Headers Timeout/);
+
     await new Promise((resolve) => logger.flush(resolve));
     expect(lines.join('')).toContain('UND_ERR_HEADERS_TIMEOUT');
+    expect(lines.filter((line) => line.includes('token endpoint could not answer')).join('')).toContain('UND_ERR_HEADERS_TIMEOUT');
   });
 
   it('an internal error says only that the gateway failed, with the request id to find it in the log', async () => {

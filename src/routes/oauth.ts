@@ -142,10 +142,11 @@ export const oauthRoutes: FastifyPluginAsync = async (app) => {
   app.setErrorHandler((rawError, request, reply) => {
     // No body at all reaches the schema as "request must be object": say what to send instead.
     const error = (rawError as { validation?: unknown }).validation && request.body === undefined ? new OAuthError('invalid_request', 'send the parameters as an application/x-www-form-urlencoded body') : rawError;
-    const { oauth, metricCode, retryAfterSeconds, internal } = toOAuthError(error);
+    const { oauth, metricCode, retryAfterSeconds, internal } = toOAuthError(error, request.id);
     metrics.requestErrors.inc({ code: metricCode });
     failRequestSpan(request, metricCode);
     if (internal) request.log.error({ reqId: request.id, err: error }, 'token endpoint failed');
+    else if (oauth.status >= 500) request.log.warn({ reqId: request.id, code: metricCode, err: error }, 'token endpoint could not answer');
     else request.log.info({ reqId: request.id, code: oauth.error, reason: oauth.description, url: TOKEN_ENDPOINT_PATH }, 'request rejected');
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
     if (oauth.basicChallenge) reply.header('www-authenticate', 'Basic realm="signet", charset="UTF-8"');

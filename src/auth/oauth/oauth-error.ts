@@ -1,6 +1,7 @@
 // OAuth's own error body (RFC 6749 §5.2), the one documented exception to Signet's error body,
 // used only on /oauth2/token. Signet's typed errors map to OAuth codes through one table.
 import { GatewayError } from '../../errors.js';
+import { publicMessage } from '../../http/error-reply.js';
 
 export type OAuthErrorCode =
   | 'invalid_request'
@@ -51,12 +52,13 @@ interface FrameworkError extends Error {
 }
 
 /** The OAuth answer, and the code counted in signet_request_errors_total (Signet's own where there is one, so 5xx alerts see them). */
-export function toOAuthError(error: unknown): { oauth: OAuthError; metricCode: string; retryAfterSeconds?: number; internal: boolean } {
+export function toOAuthError(error: unknown, requestId: string): { oauth: OAuthError; metricCode: string; retryAfterSeconds?: number; internal: boolean } {
   if (error instanceof OAuthError) return { oauth: error, metricCode: `oauth:${error.error}`, internal: false };
   if (error instanceof GatewayError) {
     const code = BY_CODE[error.code] ?? (error.status === 503 ? 'temporarily_unavailable' : error.status >= 500 ? 'server_error' : 'invalid_request');
-    // 500s hide their message: it may carry internals. 503 messages are ours and say what to check.
-    const description = error.status === 500 ? 'internal error' : error.message;
+    // A 5xx says in words what failed, as on every route; its own message (which may quote Vault,
+    // Redis, undici or a provider's URL) goes to the log only.
+    const description = publicMessage(error, requestId);
     return { oauth: new OAuthError(code, description, oauthStatus(code, error.status)), metricCode: error.code, retryAfterSeconds: error.retryAfterSeconds, internal: error.status === 500 };
   }
   const framework = error as FrameworkError;
