@@ -343,6 +343,58 @@ const methodCases: Case[] = routes.flatMap(([url, allowed]) =>
 const unknownPaths = ['/', '/v1', '/v1/token', '/v1/tokens/', '/.well-known/', '/.well-known/jwks', '/rings/main', '/rings/main/.well-known/', '/v2/tokens', '/v1/admin', '/etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/healthz/..', '/' + 'x'.repeat(4000)];
 const notFoundCases: Case[] = unknownPaths.map((url) => ({ name: `GET ${url.slice(0, 40)}`, method: 'GET', url, headers: admin, status: 404, code: 'ERR_NOT_FOUND' }));
 
+// ── the OAuth token endpoint: its own error body (RFC 6749 §5.2), the same HTTP rules ──
+const form = { 'content-type': 'application/x-www-form-urlencoded' };
+const basic = (id: string, secret: string): string => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+const client = { ...form, authorization: basic('wide', TEST_API_KEY) };
+const grant = 'grant_type=client_credentials&audience=a';
+const oauth = (name: string, payload: string | Buffer | undefined, status: number, error?: string, headers: Record<string, string | string[]> = client, method = 'POST'): Case => ({ name: `oauth: ${name}`, method, url: '/oauth2/token', headers, payload, status, code: error });
+const oauthCases: Case[] = [
+  oauth('client_secret_basic', grant, 200),
+  oauth('client_secret_post', `${grant}&client_id=wide&client_secret=${encodeURIComponent(TEST_API_KEY)}`, 200, undefined, form),
+  ...['application/x-www-form-urlencoded; charset=utf-8', 'application/x-www-form-urlencoded;charset=UTF-8', 'APPLICATION/X-WWW-FORM-URLENCODED'].map((type) => oauth(`Content-Type ${type}`, grant, 200, undefined, { ...client, 'content-type': type })),
+  ...['latin1', 'iso-8859-1', 'utf-16', 'windows-1252', 'utf8'].map((charset) =>
+    oauth(`charset=${charset}`, charset === 'utf-16' ? Buffer.from(grant, 'utf16le') : grant, 415, 'invalid_request', { ...client, 'content-type': `application/x-www-form-urlencoded; charset=${charset}` }),
+  ),
+  ...['gzip', 'deflate', 'identity', 'br'].map((encoding) => oauth(`Content-Encoding: ${encoding}`, encoding === 'gzip' ? gzipSync(grant) : grant, 415, 'invalid_request', { ...client, 'content-encoding': encoding })),
+  oauth('invalid UTF-8 in the form', Buffer.concat([Buffer.from(`${grant}&scope=`), Buffer.from([0xc3, 0x28])]), 400, 'invalid_request'),
+  oauth('a JSON body', JSON.stringify({ grant_type: 'client_credentials', audience: 'a' }), 415, 'invalid_request', { ...client, 'content-type': 'application/json' }),
+  oauth('no body', undefined, 400, 'invalid_request', { authorization: client.authorization }),
+  oauth('an empty form', '', 400, 'invalid_request'),
+  oauth('no grant_type', 'audience=a', 400, 'invalid_request'),
+  oauth('grant_type twice', `${grant}&grant_type=client_credentials`, 400, 'invalid_request'),
+  oauth('an unknown grant_type', 'grant_type=password&username=a&password=b', 400, 'unsupported_grant_type'),
+  oauth('the authorization_code grant', 'grant_type=authorization_code&code=x', 400, 'unsupported_grant_type'),
+  oauth('no client authentication', grant, 401, 'invalid_client', form),
+  oauth('a wrong secret', grant, 401, 'invalid_client', { ...form, authorization: basic('wide', 'sgt_wrong-secret-wrong-secret-wrong-secret-x') }),
+  oauth('an unknown client_id', grant, 401, 'invalid_client', { ...form, authorization: basic('nobody', TEST_API_KEY) }),
+  oauth('Basic that is not base64 of id:secret', grant, 401, 'invalid_client', { ...form, authorization: 'Basic !!!' }),
+  oauth('Basic without a colon', grant, 401, 'invalid_client', { ...form, authorization: `Basic ${Buffer.from('wide').toString('base64')}` }),
+  oauth('two client authentication methods', `${grant}&client_id=wide&client_secret=${encodeURIComponent(TEST_API_KEY)}`, 400, 'invalid_request'),
+  oauth('two Authorization headers', grant, 400, 'invalid_request', { ...form, authorization: [client.authorization, client.authorization] }),
+  oauth('a body over the limit', `${grant}&x=${'a'.repeat(BODY_LIMIT)}`, 413, 'invalid_request'),
+  oauth('__proto__ as a parameter name', `${grant}&__proto__=x&constructor=y`, 200),
+  oauth('an audience with a control character', 'grant_type=client_credentials&audience=a%01b', 400, 'invalid_request'),
+  oauth('an audience with a lone surrogate', 'grant_type=client_credentials&audience=a%ED%A0%80', 400, 'invalid_request'),
+  oauth('an audience with a truncated UTF-8 sequence', 'grant_type=client_credentials&audience=a%E2%82', 400, 'invalid_request'),
+  oauth('a stray percent sign', 'grant_type=client_credentials&audience=a%zz', 400, 'invalid_request'),
+  oauth('plus signs as spaces, and a value with =', 'grant_type=client_credentials&audience=a&scope=read+write=x', 200),
+  oauth('a resource with a fragment', 'grant_type=client_credentials&resource=https%3A%2F%2Fapi.example.com%2F%23x', 400, 'invalid_target'),
+  oauth('a relative resource', 'grant_type=client_credentials&resource=%2Fapi', 400, 'invalid_target'),
+  oauth('neither audience nor resource', 'grant_type=client_credentials', 400, 'invalid_request'),
+  oauth('an audience the narrow client may not ask for', 'grant_type=client_credentials&audience=https%3A%2F%2Fevil.com%2F.example.com', 400, 'invalid_target', { ...form, authorization: basic('narrow', NARROW_KEY) }),
+  oauth('a scope the narrow client may not ask for', 'grant_type=client_credentials&audience=urn%3Asvc%3Aa&scope=admin%0Aroot', 400, 'invalid_scope', { ...form, authorization: basic('narrow', NARROW_KEY) }),
+  oauth('token exchange without subject_token', 'grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&audience=a', 400, 'invalid_request'),
+  oauth('token exchange with a subject_token that is not a JWT', 'grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&audience=a&subject_token=x&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Ajwt', 400, 'invalid_request', form),
+  oauth('an unsupported subject_token_type', 'grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&audience=a&subject_token=x&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token', 400, 'invalid_request'),
+  oauth('a client_assertion that is not a JWT', 'grant_type=client_credentials&audience=a&client_id=wide&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=x', 401, 'invalid_client', form),
+];
+const oauthMethodCases: Case[] = [
+  ...['GET', 'PUT', 'DELETE', 'PATCH'].map((method) => ({ name: `oauth: ${method} /oauth2/token`, method, url: '/oauth2/token', headers: {}, status: 405, code: 'ERR_METHOD_NOT_ALLOWED' })),
+  { name: 'oauth: GET /.well-known/oauth-authorization-server', method: 'GET', url: '/.well-known/oauth-authorization-server', headers: {}, status: 200 },
+  { name: 'oauth: POST /.well-known/oauth-authorization-server', method: 'POST', url: '/.well-known/oauth-authorization-server', headers: json, payload: '{}', status: 405, code: 'ERR_METHOD_NOT_ALLOWED' },
+];
+
 const cases: Case[] = [
   ...jsonCases,
   ...numberCases,
@@ -360,6 +412,7 @@ const cases: Case[] = [
   ...adminCases,
   ...methodCases,
   ...notFoundCases,
+  ...oauthMethodCases,
 ];
 
 function expectDocumentedError(response: { statusCode: number; headers: Record<string, unknown>; body: string }, code?: string): void {
@@ -423,6 +476,26 @@ describe('hostile input', () => {
       expect(claims.aud).toEqual(sent.audience);
       for (const [name, value] of Object.entries(sent.claims ?? {})) expect(claims[name]).toEqual(value);
     }
+  });
+
+  it.each(oauthCases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    const response = await app.inject({ method: 'POST', url: '/oauth2/token', headers: c.headers ?? {}, ...(c.payload === undefined ? {} : { payload: c.payload as string | Buffer }) });
+    expect({ status: response.statusCode, body: response.body.slice(0, 300) }).toMatchObject({ status: c.status });
+    expect(response.headers['cache-control']).toBe('no-store');
+    const answer = JSON.parse(response.body) as Record<string, unknown>;
+    if (response.statusCode === 200) {
+      expect(answer).toMatchObject({ token_type: 'Bearer' });
+      expect(decodeJwt(answer.access_token as string).aud).toBe('a');
+    } else {
+      // RFC 6749 §5.2: error, error_description (printable ASCII, no " or \\), nothing else.
+      expect(Object.keys(answer).sort()).toEqual(['error', 'error_description']);
+      expect(answer.error).toBe(c.code);
+      expect(answer.error_description).toMatch(/^[\x20-\x21\x23-\x5b\x5d-\x7e]+$/);
+    }
+  });
+
+  it(`has at least 300 cases besides the OAuth ones (${cases.length} + ${oauthCases.length})`, () => {
+    expect(oauthCases.length).toBeGreaterThanOrEqual(40);
   });
 
   it('names the unknown field and the missing one', async () => {

@@ -2,6 +2,7 @@
 // shapes (parser errors, bad URL encoding, 404/405, a missing or duplicated header) gets the
 // documented body, and JSON bodies are read strictly (UTF-8 only, no Content-Encoding). Requests
 // during shutdown are answered by the drain (src/resilience/http-guards.ts).
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import {
@@ -45,6 +46,24 @@ function parsesAsJson(text: string): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A request body as text, for every route that reads one: only uncompressed UTF-8 is accepted
+ * (415 for a Content-Encoding or another charset); undefined when the bytes are not UTF-8.
+ */
+export function utf8Body(headers: IncomingHttpHeaders, body: Buffer, what: string): string | undefined {
+  const encoding = headers['content-encoding'];
+  if (encoding !== undefined) throw new UnsupportedMediaTypeError(`Content-Encoding ${JSON.stringify(encoding)} is not accepted; send the ${what} uncompressed`);
+  const charset = charsetOf(headers['content-type']);
+  if (charset !== undefined && charset !== 'utf-8') throw new UnsupportedMediaTypeError(`charset ${JSON.stringify(charset)} is not accepted; send the ${what} as UTF-8`);
+  try {
+    return utf8.decode(body);
+  } catch {
+    return undefined;
   }
 }
 
@@ -98,19 +117,15 @@ export function installHttpContract(app: FastifyInstance, counters: ErrorCounter
   // JSON bodies: only UTF-8, never compressed. Parsed by Fastify's own parser (prototype-poisoning
   // checks included) once the bytes are known to be UTF-8.
   const parseJson = app.getDefaultJsonParser('error', 'error');
-  const utf8 = new TextDecoder('utf-8', { fatal: true });
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
-    const encoding = request.headers['content-encoding'];
-    if (encoding !== undefined) return done(new UnsupportedMediaTypeError(`Content-Encoding ${JSON.stringify(encoding)} is not accepted; send the JSON body uncompressed`), undefined);
-    const charset = charsetOf(request.headers['content-type']);
-    if (charset !== undefined && charset !== 'utf-8') return done(new UnsupportedMediaTypeError(`charset ${JSON.stringify(charset)} is not accepted; send the JSON body as UTF-8`), undefined);
-    let text: string;
+    let text: string | undefined;
     try {
-      text = utf8.decode(body as Buffer);
-    } catch {
-      return done(new MalformedJsonError('request body is not valid UTF-8'), undefined);
+      text = utf8Body(request.headers, body as Buffer, 'JSON body');
+    } catch (error) {
+      return done(error as Error, undefined);
     }
+    if (text === undefined) return done(new MalformedJsonError('request body is not valid UTF-8'), undefined);
     parseJson(request, text, (error, value) => {
       if (!error) return done(null, value);
       // Fastify's parser reports prototype poisoning as "invalid JSON"; say what it really was.

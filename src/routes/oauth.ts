@@ -10,6 +10,7 @@ import { errorResponses } from './schemas.js';
 import { noteCaller } from '../observability/access-log.js';
 import { failRequestSpan, requestTraceContext } from '../observability/tracing.js';
 import { describable, OAuthError, toOAuthError } from '../auth/oauth/oauth-error.js';
+import { utf8Body } from '../http/contract.js';
 
 const TOKEN_TYPE_JWT = 'urn:ietf:params:oauth:token-type:jwt';
 const TOKEN_TYPE_ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
@@ -66,12 +67,24 @@ const paramsSchema = {
 
 /**
  * A form body as an object: repeated names become arrays (the schema then refuses a repeated
- * grant_type, RFC 6749 §3.2), no prototype, so no name is special. Node's URLSearchParams (the
- * WHATWG form decoder) in a parser scoped to this route, rather than a plugin for one route.
+ * grant_type, RFC 6749 §3.2), no prototype, so no name is special. Split and percent-decoded by
+ * hand (the WHATWG steps) rather than with URLSearchParams, which turns invalid UTF-8 into U+FFFD
+ * silently and so would change what gets signed; here it is refused.
  */
 function parseForm(body: string): Record<string, string | string[]> {
   const params: Record<string, string | string[]> = Object.create(null);
-  for (const [name, value] of new URLSearchParams(body)) {
+  const decode = (text: string): string => {
+    try {
+      return decodeURIComponent(text.replace(/\+/g, ' '));
+    } catch {
+      throw new OAuthError('invalid_request', `the form parameter ${quoted(text)} is not valid percent-encoded UTF-8`);
+    }
+  };
+  for (const pair of body.split('&')) {
+    if (pair === '') continue;
+    const equals = pair.indexOf('=');
+    const name = decode(equals < 0 ? pair : pair.slice(0, equals));
+    const value = equals < 0 ? '' : decode(pair.slice(equals + 1));
     const seen = params[name];
     params[name] = seen === undefined ? value : [...(Array.isArray(seen) ? seen : [seen]), value];
   }
@@ -137,7 +150,20 @@ export const oauthRoutes: FastifyPluginAsync = async (app) => {
 
   // Only this plugin reads forms, and only this route: every other route stays JSON-only.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => done(null, parseForm(body as string)));
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string | undefined;
+    try {
+      text = utf8Body(request.headers, body as Buffer, 'form body');
+    } catch (error) {
+      return done(error as Error, undefined);
+    }
+    if (text === undefined) return done(new OAuthError('invalid_request', 'the form body is not valid UTF-8'), undefined);
+    try {
+      done(null, parseForm(text));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
 
   app.setErrorHandler((rawError, request, reply) => {
     // No body at all reaches the schema as "request must be object": say what to send instead.
