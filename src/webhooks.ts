@@ -16,6 +16,14 @@ export interface Delivery {
   attempts: number;
 }
 
+/**
+ * How long an event waits for its ring to be able to sign it. Right after a revocation or an
+ * integrity event nothing may sign until the replacement does (usually within a refresh); that
+ * wait is not a delivery attempt, or the events that matter most would be the ones dropped.
+ */
+const SIGNER_WAIT_MS = 5 * 60_000;
+const SIGNER_POLL_MAX_MS = 5_000;
+
 export class WebhookNotifier {
   private readonly timers = new Map<NodeJS.Timeout, () => void>();
   private closed = false;
@@ -34,18 +42,9 @@ export class WebhookNotifier {
 
   private async deliver(hook: WebhookConfig, ring: KeyRing, event: WebhookEvent, data: Record<string, unknown>): Promise<Delivery> {
     const jti = newJti(); // one event, however many attempts: receivers de-duplicate on it
-    let body: string | undefined;
-    for (let attempt = 1; attempt <= hook.attempts && !this.closed; attempt++) {
+    const body = await this.signEvent(hook, ring, event, { jti, event, ring: ring.name, ...data });
+    for (let attempt = 1; body !== undefined && attempt <= hook.attempts && !this.closed; attempt++) {
       try {
-        // Signed at the first attempt that can: right after a revocation or an integrity event
-        // the ring may have no signing version until its replacement signs.
-        if (body === undefined) {
-          const now = Math.floor(this.clock() / 1000);
-          // aud in the urn:signet: namespace no client may request, typ no client token carries:
-          // a receiver that checks either can never be handed a caller's token as an event.
-          const claims = { iss: ring.config.issuer, aud: eventAudience(hook.url), iat: now, exp: now + 3600, jti, event, ring: ring.name, ...data };
-          ({ token: body } = await ring.signJws(claims, WEBHOOK_TYP));
-        }
         const response = await fetch(hook.url, {
           method: 'POST',
           headers: { 'content-type': 'application/jwt', 'user-agent': 'signet-webhook' },
@@ -62,8 +61,33 @@ export class WebhookNotifier {
       }
       if (attempt < hook.attempts) await this.sleep(hook.initialBackoffMs * 2 ** (attempt - 1));
     }
-    this.logger.error({ url: hook.url, event }, 'webhook given up');
-    return { url: hook.url, event, delivered: false, attempts: hook.attempts };
+    if (!this.closed) this.logger.error({ url: hook.url, event }, 'webhook given up');
+    return { url: hook.url, event, delivered: false, attempts: body === undefined ? 0 : hook.attempts };
+  }
+
+  /**
+   * The event as a JWT, signed as soon as the ring can sign (see SIGNER_WAIT_MS); undefined when
+   * it could not within that time or the notifier closed.
+   */
+  private async signEvent(hook: WebhookConfig, ring: KeyRing, event: WebhookEvent, data: Record<string, unknown>): Promise<string | undefined> {
+    const started = this.clock();
+    for (let delay = hook.initialBackoffMs; !this.closed; delay = Math.min(delay * 2, SIGNER_POLL_MAX_MS)) {
+      try {
+        const now = Math.floor(this.clock() / 1000);
+        // aud in the urn:signet: namespace no client may request, typ no client token carries:
+        // a receiver that checks either can never be handed a caller's token as an event.
+        const claims = { iss: ring.config.issuer, aud: eventAudience(hook.url), iat: now, exp: now + 3600, ...data };
+        return (await ring.signJws(claims, WEBHOOK_TYP)).token;
+      } catch (error) {
+        if (this.clock() - started >= SIGNER_WAIT_MS) {
+          this.logger.error({ url: hook.url, event, ring: ring.name, err: (error as Error).message }, `webhook event could not be signed within ${SIGNER_WAIT_MS / 1000} s`);
+          return undefined;
+        }
+        this.logger.info({ url: hook.url, event, ring: ring.name, err: (error as Error).message }, 'webhook event waits for a version that may sign');
+        await this.sleep(delay);
+      }
+    }
+    return undefined;
   }
 
   private sleep(ms: number): Promise<void> {

@@ -5,6 +5,10 @@ import { createServer, type Server } from 'node:http';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../src/config/load.js';
+import { NoSigningVersionError } from '../src/errors.js';
+import type { KeyRing } from '../src/keyring/keyring.js';
+import pino from 'pino';
+import { WebhookNotifier } from '../src/webhooks.js';
 import { adminRequest, configFrom, requestToken, startGateway, tempDir, TEST_ADMIN_KEY, TEST_API_KEY, type RunningGateway } from './helpers/gateway.js';
 
 describe('webhook events', () => {
@@ -74,5 +78,29 @@ describe('webhook events', () => {
     const { payload } = await verifyEvent(received[0]!);
     expect(payload).toMatchObject({ event: 'key.revoked', ring: 'main', version: 1, reason: 'drill', aud: `urn:signet:webhook:${hookUrl}` });
     expect(decodeJwt(received[0]!).aud).not.toBe(hookUrl);
+  });
+
+  it('an event waits for a version that may sign (after an integrity event nothing can, until the replacement does); that wait uses no delivery attempt', async () => {
+    // A stand-in ring: when a real one regains a signer depends on the backend and the refresh.
+    let refusals = 0;
+    const ring = {
+      name: 'main',
+      config: { issuer: 'https://signet.test' },
+      signJws: async (claims: Record<string, unknown>) => {
+        if (refusals < 3) {
+          refusals++;
+          throw new NoSigningVersionError('no key version of this ring may sign right now');
+        }
+        return { token: `header.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.signature`, kid: 'k', version: 2 };
+      },
+    } as unknown as KeyRing;
+    const notifier = new WebhookNotifier([{ url: hookUrl, events: ['key.integrity'], attempts: 1, initialBackoffMs: 20, timeoutMs: 2000 }], pino({ level: 'silent' }));
+    const before = received.length;
+    const [delivery] = await notifier.notify(ring, 'key.integrity', { version: 1 });
+    expect(refusals).toBe(3);
+    expect(delivery).toMatchObject({ delivered: true, attempts: 1 });
+    expect(received.length).toBe(before + 1);
+    expect(decodeJwt(received.at(-1)!)).toMatchObject({ event: 'key.integrity', ring: 'main', version: 1, aud: `urn:signet:webhook:${hookUrl}` });
+    notifier.close();
   });
 });
