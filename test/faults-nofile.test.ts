@@ -30,6 +30,10 @@ describe('a 10 s stall at 200 req/s under nofile 1024', () => {
     const failed = checks.filter((s) => s.status !== 200);
     expect(failed, `probe failures (jwks/healthz/readyz): ${failed.map((s) => s.error).join(', ')}`).toEqual([]);
     expect(tokens.filter((s) => s.status !== 200 && s.status !== 503)).toEqual([]);
+    // Every caller is answered near its deadline (default 2 s). Measured here by the test's own
+    // client, which shares the 2 cores with the gateway and OpenBao at 200 req/s, so the bound
+    // has room for the client's lag; faults-openbao-stall holds the +100 ms bound at 50 req/s.
+    expect(Math.max(...tokens.map((s) => s.ms))).toBeLessThan(2000 + 500);
     expect(openFds).toBeLessThan(1024 - 64);
     // The gateway signs again after the stall.
     expect((await tokenRequest(env.gateway.url)).status).toBe(200);
