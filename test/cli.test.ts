@@ -1,6 +1,7 @@
 // The CLI's contract, in-process: --version, help per command, usage errors (exit 2) before any
 // config is read, the exit-code table, and a help text that lists every variable the code reads.
 import { readdirSync, readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EXIT, exitCodeOf } from '../src/cli/exit-codes.js';
@@ -8,6 +9,7 @@ import { ENVIRONMENT } from '../src/config/environment.js';
 import * as errors from '../src/errors.js';
 import { freePort } from './harness/tools.js';
 import { configFile, localConfig, signet } from './helpers/cli.js';
+import { tempDir } from './helpers/gateway.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -198,5 +200,20 @@ describe('exit codes', () => {
     { error: new Error('x'), code: EXIT.failed },
   ])('$error.name → exit $code', ({ error, code }) => {
     expect(exitCodeOf(error)).toBe(code);
+  });
+});
+
+describe('operator commands are audited', () => {
+  it('`keys rotate` and `keys revoke` write admin records naming the CLI and the OS user, as the admin API does', async () => {
+    const auditFile = join(tempDir('signet-cli-audit-'), 'audit.jsonl');
+    const file = configFile(localConfig({ audit: { file: auditFile } }));
+    const rotated = await signet(['keys', 'rotate', '--ring', 'main'], { SIGNET_CONFIG: file });
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const revoked = await signet(['keys', 'revoke', '--ring', 'main', '--version', '1', '--reason', 'drill'], { SIGNET_CONFIG: file });
+    expect(revoked.code, revoked.stderr).toBe(0);
+    const records = readFileSync(auditFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const admin = `cli:${userInfo().username}`;
+    expect(records.find((r) => r.audit === 'admin.rotate')).toMatchObject({ admin, action: 'rotate', ring: 'main', version: 2, client_address: 'local', request_id: expect.stringMatching(/^cli-/) });
+    expect(records.find((r) => r.audit === 'admin.revoke')).toMatchObject({ admin, action: 'revoke', ring: 'main', version: 1, reason: 'drill', client_address: 'local' });
   });
 });

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { CliIo } from './io.js';
-import { iso, withKeys } from './with-keys.js';
+import { iso, operator, withKeys } from './with-keys.js';
 
 export function addKeysRotate(keys: Command, io: CliIo): void {
   keys
@@ -14,7 +14,9 @@ export function addKeysRotate(keys: Command, io: CliIo): void {
         const ring = app.signet.keys.ring(options.ring);
         const version = await app.signet.rotation.rotateNow(ring);
         const status = ring.current().view.versions.find((v) => v.version === version);
-        io.stdout.write(`ring ${ring.name}: created v${version} (kid ${ring.kidOf(version)}), published now, signs from ${iso(status?.eligibleAt)}\n`);
+        const kid = ring.kidOf(version);
+        await app.signet.audit.adminAction({ ...operator(), action: 'rotate', ring: ring.name, version, ...(kid ? { kid } : {}) });
+        io.stdout.write(`ring ${ring.name}: created v${version} (kid ${kid}), published now, signs from ${iso(status?.eligibleAt)}\n`);
       }),
     );
 }

@@ -1,5 +1,7 @@
 // Operator commands read the same config as the server and talk to the backends directly, so
 // they work when no gateway is running and act on the shared state every replica reads.
+import { randomUUID } from 'node:crypto';
+import { userInfo } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, createLogger } from '../app.js';
 import type { SignetConfig } from '../config-schema.js';
@@ -19,4 +21,19 @@ export async function withKeys<T>(io: CliIo, config: SignetConfig, work: (app: F
 
 export function iso(ms: number | undefined | null): string {
   return ms === undefined || ms === null ? '-' : new Date(ms).toISOString();
+}
+
+/**
+ * Who an operator command acts as, for the audit trail and the revocation record: the CLI and the
+ * operating-system user that ran it (an admin API call names its admin key instead).
+ */
+export function operator(): { admin: string; client_address: string; request_id: string } {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry for this uid (some containers): the uid still says something.
+    user = `uid-${process.getuid?.() ?? 'unknown'}`;
+  }
+  return { admin: `cli:${user}`, client_address: 'local', request_id: `cli-${randomUUID()}` };
 }
