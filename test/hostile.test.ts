@@ -70,8 +70,8 @@ const jsonCases: Case[] = [
   ...['[]', '"audience"', '123', 'true', 'null', '[{"audience":"a"}]'].map((body) => token(`a body that is not an object: ${body}`, body, 400, 'ERR_INVALID_REQUEST')),
   token('a byte-order mark before the object (RFC 8259 allows ignoring it)', '\ufeff{"audience":"a"}', 200),
   token('an unknown top-level field names it', { audience: 'a', alg: 'none' }, 400, 'ERR_INVALID_REQUEST'),
-  token('ttl_seconds 1e400 (Infinity)', '{"audience":"a","ttl_seconds":1e400}', 400, 'ERR_INVALID_REQUEST'),
-  token('ttl_seconds 12345678901234567890', '{"audience":"a","ttl_seconds":12345678901234567890}', 400, 'ERR_INVALID_REQUEST'),
+  token('ttl_seconds 1e400 (Infinity)', '{"audience":"a","ttl_seconds":1e400}', 400, 'ERR_INVALID_VALUE'),
+  token('ttl_seconds 12345678901234567890', '{"audience":"a","ttl_seconds":12345678901234567890}', 400, 'ERR_INVALID_VALUE'),
   token('ttl_seconds -1', { audience: 'a', ttl_seconds: -1 }, 400, 'ERR_INVALID_REQUEST'),
   token('ttl_seconds null', { audience: 'a', ttl_seconds: null }, 400, 'ERR_INVALID_REQUEST'),
   token('audience null', { audience: null }, 400, 'ERR_INVALID_REQUEST'),
@@ -96,7 +96,10 @@ const jsonCases: Case[] = [
 const numberCases: Case[] = [
   ...['1e400', '-1e400', '12345678901234567890', '-12345678901234567890', '9007199254740992', '1e300', '-0', '-0.0'].map((literal) => token(`claim value ${literal}`, `{"audience":"a","claims":{"n":${literal}}}`, 400, 'ERR_INVALID_VALUE')),
   ...['1e400', '12345678901234567890'].map((literal) => token(`nested claim value ${literal}`, `{"audience":"a","claims":{"n":{"m":[${literal}]}}}`, 400, 'ERR_INVALID_VALUE')),
-  ...['9007199254740991', '-9007199254740991', '0', '1.5', '0.1', '1e-7', '3.141592653589793'].map((literal) => token(`claim value ${literal} is kept`, `{"audience":"a","claims":{"n":${literal}}}`, 200)),
+  ...['1e-400', '-1e-400', '1.00000000000000001', '0.30000000000000000001', '123456789012345678e-2', '4.9e-325'].map((literal) => token(`claim value ${literal} (a double would change it)`, `{"audience":"a","claims":{"n":${literal}}}`, 400, 'ERR_INVALID_VALUE')),
+  token('ttl_seconds 300.0000000000000001 (a double would make it 300)', '{"audience":"a","ttl_seconds":300.0000000000000001}', 400, 'ERR_INVALID_VALUE'),
+  token('a number-like string is not a number', '{"audience":"a","claims":{"s":"1e-400","t":"1.00000000000000001"}}', 200),
+  ...['9007199254740991', '-9007199254740991', '0', '1.5', '0.1', '1e-7', '3.141592653589793', '1.50', '1E2', '5e-324', '1.5e-300', '0.30000000000000004'].map((literal) => token(`claim value ${literal} is kept`, `{"audience":"a","claims":{"n":${literal}}}`, 200)),
 ];
 
 // ── prototype keys at any depth ──────────────────────────────────────────────

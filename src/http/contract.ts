@@ -13,6 +13,7 @@ import {
   NotFoundError,
   UnsupportedMediaTypeError,
 } from '../errors.js';
+import { firstInexactNumber } from './exact-numbers.js';
 import { clientErrorHandler, replyWithError, toGatewayError, type ErrorCounters } from './error-reply.js';
 
 /** Options for `Fastify({...})`: answers for what happens before routing. */
@@ -126,6 +127,12 @@ export function installHttpContract(app: FastifyInstance, counters: ErrorCounter
       return done(error as Error, undefined);
     }
     if (text === undefined) return done(new MalformedJsonError('request body is not valid UTF-8'), undefined);
+    const inexact = firstInexactNumber(text);
+    if (inexact !== undefined) {
+      const value = Number(inexact);
+      const what = Number.isFinite(value) ? `would become ${String(value)}` : 'is out of its range';
+      return done(new InvalidValueError(`the number ${inexact.slice(0, 40)} cannot be signed as sent: as a JSON number (an IEEE double) it ${what}; send it as a string`), undefined);
+    }
     parseJson(request, text, (error, value) => {
       if (!error) return done(null, value);
       // Fastify's parser reports prototype poisoning as "invalid JSON"; say what it really was.
