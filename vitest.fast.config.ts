@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
 import base from './vitest.config.js';
 
-const NEEDS_SERVERS = /(?<![.\w])inject\(|harness\/(openbao|moto|kms|gateway-process)|\bstartServer\b|\bCACHE_DIR\b|\bpythonTool\(|startPrivateRedis|trafficFixture|vaultRing\(|TEST_REDIS_URL|\bspawn(Sync)?\(/;
+const NEEDS_SERVERS = /(?<![.\w])inject\(|harness\/(openbao|moto|kms|gateway-process)|\bstartServer\b|\bCACHE_DIR\b|\bpythonTool\(|startPrivateRedis|trafficFixture|vaultRing\(|\bspawn(Sync)?\(/;
 
 const fast = readdirSync('test')
   .filter((name) => name.endsWith('.test.ts'))

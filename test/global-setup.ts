@@ -3,10 +3,10 @@
 import type { TestProject } from 'vitest/node';
 import { startOpenBao } from './harness/openbao.js';
 import { startMoto } from './harness/moto.js';
-import { checkRedis } from './harness/redis.js';
+import { checkRedisServer } from './harness/redis.js';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  await checkRedis();
+  checkRedisServer();
   const [openbao, moto] = await Promise.all([startOpenBao(), startMoto()]);
   project.provide('openbaoUrl', openbao.url);
   project.provide('motoUrl', moto.url);

@@ -1,22 +1,13 @@
-// The Redis the multi-replica tests share state through. This machine kind runs one on
-// 127.0.0.1:6379; point SIGNET_TEST_REDIS_URL elsewhere if yours does not.
+// Redis for the tests: every test that needs one starts a redis-server of its own on a free port
+// (startPrivateRedis), so the suite needs the binary, never a Redis already running.
+import { spawnSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 
-export const TEST_REDIS_URL = process.env.SIGNET_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-export async function checkRedis(): Promise<void> {
-  const client = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    await client.ping();
-  } catch (error) {
-    throw new Error(
-      `Redis at ${TEST_REDIS_URL} is not reachable (${(error as Error).message}). The multi-replica tests need it: ` +
-        'start one (apt-get install redis-server && redis-server --daemonize yes) or set SIGNET_TEST_REDIS_URL.',
-    );
-  } finally {
-    client.disconnect();
+/** Fails the run at once, with the fix, when redis-server is not installed. */
+export function checkRedisServer(): void {
+  const result = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
+  if (result.error || result.status !== 0) {
+    throw new Error(`redis-server is not installed (${result.error?.message ?? result.stderr.trim()}). The multi-replica and fault tests start their own: apt-get install redis-server (scripts/install-test-backends.sh does it when run as root).`);
   }
 }
 
