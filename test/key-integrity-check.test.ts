@@ -24,7 +24,7 @@ describe('a signature that does not verify against the published key', () => {
     const swapped: SigningBackend = Object.assign(Object.create(local) as SigningBackend, {
       sign: async (ref: KeyRef, version: number, input: Uint8Array, check?: SignatureCheck, call?: SignCall) => {
         const signature = await local.sign(ref, version, input, undefined, call);
-        if (corrupt) signature[signature.length - 1] ^= 0x01;
+        if (corrupt) signature[signature.length - 1] = signature.at(-1)! ^ 0x01;
         return checkSampled(check, ref, version, input, signature);
       },
     });
