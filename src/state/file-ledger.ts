@@ -60,6 +60,13 @@ export class FileLedgerStore implements LedgerStore {
         await handle.close();
       }
       await rename(temporary, this.file);
+      // The rename is durable only once the directory entry is: sync the directory too (POSIX).
+      const directory = await open(this.directory, 'r');
+      try {
+        await directory.sync();
+      } finally {
+        await directory.close();
+      }
     });
     this.writes = write.catch(() => undefined);
     return write;
