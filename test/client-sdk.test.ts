@@ -8,7 +8,10 @@ import { promisify } from 'node:util';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenSource, SignetClientError, type TokenSource } from '../src/client/index.js';
+import type { SigningBackend } from '../src/backends/backend.js';
+import { LocalBackend } from '../src/backends/local.js';
 import { sha256Hex } from '../src/config/load.js';
+import { BackendUnavailableError } from '../src/errors.js';
 import { auditRecords, configFrom, startGateway, tempDir, type RunningGateway } from './helpers/gateway.js';
 import { TestIssuer } from './helpers/test-issuer.js';
 
@@ -78,6 +81,38 @@ describe('signet/client', () => {
     const waited = Date.now() - started;
     expect(waited).toBeGreaterThanOrEqual(1000);
     expect(waited).toBeLessThan(2500);
+  });
+
+  it('retries a 503 from a backend fault after its Retry-After, then succeeds', async () => {
+    const dataDir = tempDir();
+    const local = new LocalBackend({ dataDir });
+    let failures = 1; // the next sign fails as a stalled or unreachable backend does
+    const flaky: SigningBackend = Object.assign(Object.create(local) as SigningBackend, {
+      sign: async (...args: Parameters<SigningBackend['sign']>) => {
+        if (failures > 0) {
+          failures--;
+          throw new BackendUnavailableError('Transit sign: connection refused', { retryAfterSeconds: 1 });
+        }
+        return local.sign(...args);
+      },
+    });
+    const own = await startGateway(
+      configFrom({
+        backends: { dev: { type: 'local', data_dir: dataDir } },
+        rings: [{ name: 'main', backend: 'dev', key: 'signet-main', alg: 'ES256', create_if_missing: true }],
+        clients: [{ name: 'app', api_key_sha256: sha256Hex(APP_KEY), rings: ['main'], audiences: ['*'] }],
+      }),
+      { backends: new Map([['dev', flaky]]) },
+    );
+    try {
+      const started = Date.now();
+      const token = await source({ url: own.url, apiKey: APP_KEY }).getToken({ audience: 'urn:sdk:after-503' });
+      expect(decodeJwt(token).aud).toBe('urn:sdk:after-503');
+      expect(failures).toBe(0);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1000); // it waited for Retry-After: 1
+    } finally {
+      await own.close();
+    }
   });
 
   it('keeps the cached token when a refresh fails, and reports errors with Signet\'s code', async () => {
