@@ -214,6 +214,8 @@ describe('operator commands are audited', () => {
     const records = readFileSync(auditFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     const admin = `cli:${userInfo().username}`;
     expect(records.find((r) => r.audit === 'admin.rotate')).toMatchObject({ admin, action: 'rotate', ring: 'main', version: 2, client_address: 'local', request_id: expect.stringMatching(/^cli-/) });
-    expect(records.find((r) => r.audit === 'admin.revoke')).toMatchObject({ admin, action: 'revoke', ring: 'main', version: 1, reason: 'drill', client_address: 'local' });
+    expect(records.find((r) => r.audit === 'admin.revoke')).toMatchObject({ admin, action: 'revoke', ring: 'main', version: 1, reason: 'drill', client_address: 'local', replacement: 2 });
+    // v2 was pending (published, not yet signing): revoking v1 hands over to it, and the CLI says so.
+    expect(revoked.stdout).toMatch(/^ring main: revoked v1 \(kid [\w-]+\), recorded in .*; v2 \(kid [\w-]+\) signs now\n$/);
   });
 });
