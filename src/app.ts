@@ -25,7 +25,7 @@ import { jwksRoutes } from './routes/jwks.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { openApiRoutes, registerOpenApi } from './routes/openapi.js';
 import { tokenRoutes } from './routes/tokens.js';
-import { installHttpGuards, serverTimeouts } from './resilience/http-guards.js';
+import { installHttpGuards, nodeServerOptions, serverTimeouts } from './resilience/http-guards.js';
 import { SignGate } from './resilience/sign-gate.js';
 import { ringSigningStatus } from './keyring/signing-status.js';
 import type { Services } from './services.js';
@@ -159,9 +159,11 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
   });
 
   const tls = config.server.tls;
+  const contract = contractServerOptions(logger, metrics);
+  // For Node's http or https server: the contract's (requireHostHeader) and the guards' options.
+  const nodeServer = { ...contract.http, ...nodeServerOptions(config.server.limits) };
   const app = Fastify({
-    // requireHostHeader: a missing Host gets the documented body from src/http/contract.ts, not Node's empty 400.
-    ...(tls ? { https: { ...httpsOptions(tls), requireHostHeader: false } } : {}),
+    ...(tls ? { https: { ...httpsOptions(tls), ...nodeServer } } : {}),
     loggerInstance: logger as FastifyBaseLogger,
     // One audit line per token instead of two framework lines per request.
     logController: new LogController({ disableRequestLogging: true }),
@@ -175,7 +177,8 @@ export async function buildApp(config: SignetConfig, options: BuildOptions = {})
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
     // Requests that arrive while draining get ERR_SHUTTING_DOWN in the documented body (resilience/http-guards.ts).
     ...serverTimeouts(config.server.limits),
-    ...contractServerOptions(logger, metrics),
+    ...contract,
+    http: nodeServer,
   });
 
   // Every response says which request it answers, errors included (error-reply.ts sets it too, for

@@ -2,6 +2,7 @@
 // the circuit breaker, the per-ring bound on signs in progress, and what a token request answers
 // when each of them refuses. A backend that never answers is a fake here: a real server cannot
 // hold a request open exactly as long as a test needs (the fault tests pause real ones).
+import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SigningBackend } from '../src/backends/backend.js';
 import { GroupCommit } from '../src/backends/group-commit.js';
@@ -246,5 +247,68 @@ describe('a token request when a bound refuses it', () => {
     expect((await fetch(`${running.url}/.well-known/jwks.json`)).status).toBe(200);
     expect((await fetch(`${running.url}/readyz`)).status).toBe(200);
     expect(metricValue(await (await fetch(`${running.url}/metrics`)).text(), 'signet_requests_shed_total', { reason: 'overload' })).toBe(1);
+  });
+});
+
+describe('connection guards', () => {
+  let gateway: RunningGateway | undefined;
+  afterEach(async () => {
+    await gateway?.close();
+    gateway = undefined;
+  });
+
+  const start = async (server: Record<string, unknown>): Promise<{ port: number }> => {
+    gateway = await startGateway(configFrom({ server, backends: { dev: { type: 'local', data_dir: tempDir() } }, rings: [{ name: 'main', backend: 'dev', alg: 'ES256', create_if_missing: true }], clients: [openClient()] }));
+    return { port: Number(new URL(gateway.url).port) };
+  };
+
+  /** Writes `data` on a new connection and resolves with what came back once the server closed it. */
+  const exchange = (port: number, data: string): Promise<{ answer: string; ms: number }> =>
+    new Promise((resolve, reject) => {
+      const started = performance.now();
+      const socket = connect(port, '127.0.0.1');
+      let answer = '';
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`still open after 10 s; got ${JSON.stringify(answer.slice(0, 120))}`));
+      }, 10_000);
+      socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve({ answer, ms: performance.now() - started });
+      });
+      socket.write(data);
+    });
+
+  it('headers that never finish (slowloris): 408 in the documented body within request_timeout_seconds + 1 s, and the descriptor is freed', async () => {
+    const { port } = await start({ request_timeout_seconds: 1 });
+    const { answer, ms } = await exchange(port, 'GET /healthz HTTP/1.1\r\nHost: signet.test\r\nX-Slow: a');
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(answer).toContain('{"error":{"code":"ERR_REQUEST_TIMEOUT"');
+    expect(ms).toBeLessThan(2000 + 500);
+  });
+
+  it('at the connection cap, idle keep-alive connections are closed first, so a new caller still gets the JWKS', async () => {
+    const { port } = await start({ max_connections: 16 });
+    // 16 callers each make one request and keep their connection open, idle, as fetch and proxies do.
+    const idle = await Promise.all(
+      Array.from({ length: 16 }, () =>
+        new Promise<Socket>((resolve) => {
+          const socket = connect(port, '127.0.0.1', () => socket.write('GET /healthz HTTP/1.1\r\nHost: signet.test\r\n\r\n'));
+          socket.on('error', () => undefined);
+          socket.once('data', () => resolve(socket));
+        }),
+      ),
+    );
+    try {
+      const fresh = await exchange(port, 'GET /.well-known/jwks.json HTTP/1.1\r\nHost: signet.test\r\nConnection: close\r\n\r\n');
+      expect(fresh.answer).toMatch(/^HTTP\/1\.1 200 /);
+      // Past 75 % of the cap (12 of 16) every new connection made the server close the idle ones.
+      await sleep(100);
+      expect(idle.filter((socket) => socket.readyState !== 'open' || socket.destroyed).length).toBeGreaterThanOrEqual(4);
+    } finally {
+      for (const socket of idle) socket.destroy();
+    }
   });
 });

@@ -69,6 +69,16 @@ export function requestsDone(app: FastifyInstance, maxWaitMs: number): Promise<v
   });
 }
 
+/**
+ * Options for Node's server itself. Node enforces the headers and request timeouts only when it
+ * checks its connections, every 30 s by default: a slow sender would hold its descriptor up to
+ * 30 s past request_timeout_seconds. Checked every second instead (a walk over the open
+ * connections), so the timeout holds within a second.
+ */
+export function nodeServerOptions(limits: ServerLimits): { connectionsCheckingInterval: number } {
+  return { connectionsCheckingInterval: Math.min(1000, limits.requestTimeoutMs) };
+}
+
 /** Fastify options for connection timeouts (the rest is set on the server in installHttpGuards). */
 export function serverTimeouts(limits: ServerLimits): { keepAliveTimeout: number; requestTimeout: number; return503OnClosing: false } {
   // Our own drain hook answers requests during shutdown, in the documented body.
