@@ -1,9 +1,10 @@
 // Every metric that infra/prometheus/alerts.yml and infra/grafana/signet.json query is exposed by
 // a real gateway's /metrics after ordinary traffic. An alert on a name Signet does not export
-// never fires, and a dashboard panel on one stays empty, without any error.
+// never fires, and a dashboard panel on one stays empty, without any error. Likewise every label
+// they match on or group by: a wrong label name empties a selector or merges groups silently.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminRequest, configFrom, openClient, requestToken, startGateway, tempDir, TEST_ADMIN_KEY, type RunningGateway } from './helpers/gateway.js';
-import { alertRules, dashboardExprs, metricNames } from './helpers/infra.js';
+import { alertRules, dashboardExprs, metricNames, selectorLabels } from './helpers/infra.js';
 import { sha256Hex } from '../src/config/load.js';
 
 // Series Prometheus makes itself for every target; no exporter serves them.
@@ -65,5 +66,33 @@ describe('metrics the alerts and the dashboard use', () => {
     expect(used.length).toBeGreaterThan(0);
     const missing = used.filter((name) => !exposed.has(name));
     expect(missing, `not exposed by /metrics: ${missing.join(', ')}`).toEqual([]);
+  });
+
+  it.each([
+    ['infra/prometheus/alerts.yml', () => alertRules().map((rule) => rule.expr)],
+    ['infra/grafana/signet.json', () => dashboardExprs()],
+  ])('every label %s matches on is a label of that metric', async (_file, exprs) => {
+    // The labels each metric declares, from the registry the scrape came from.
+    const declared = new Map<string, Set<string>>();
+    for (const metric of await gateway.app.signet.metrics.registry.getMetricsAsJSON()) {
+      const labels = new Set<string>([...new Set((metric.values ?? []).flatMap((value) => Object.keys(value.labels ?? {})))]);
+      declared.set(metric.name, labels);
+    }
+    for (const name of [...declared.keys()]) {
+      const labels = (gateway.app.signet.metrics.registry.getSingleMetric(name) as unknown as { labelNames?: string[] } | undefined)?.labelNames ?? [];
+      for (const label of labels) declared.get(name)!.add(label);
+    }
+    const TARGET_LABELS = new Set(['job', 'instance']); // Prometheus adds them to every series
+    const wrong: string[] = [];
+    const labelsOf = (metric: string): Set<string> | undefined => declared.get(metric) ?? declared.get(metric.replace(/_(bucket|sum|count)$/, ''));
+    for (const { metrics, labels } of exprs().flatMap(selectorLabels)) {
+      const known = metrics.map(labelsOf).filter((set): set is Set<string> => set !== undefined);
+      if (known.length === 0) continue; // a metric that is not there is the test above's failure
+      for (const label of labels) {
+        if (TARGET_LABELS.has(label) || (label === 'le' && metrics.some((metric) => metric.endsWith('_bucket')))) continue;
+        if (!known.some((set) => set.has(label))) wrong.push(`${metrics.join('|')}{${label}}`);
+      }
+    }
+    expect(wrong, `labels the metric does not have: ${wrong.join(', ')}`).toEqual([]);
   });
 });

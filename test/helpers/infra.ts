@@ -146,3 +146,43 @@ export function dashboardExprs(): string[] {
   const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: Array<{ type: string; targets?: Array<{ expr: string }> }> };
   return dashboard.panels.filter((p) => p.type !== 'row').flatMap((p) => (p.targets ?? []).map((t) => withoutGrafanaVariables(t.expr)));
 }
+
+/**
+ * The label names a PromQL expression relies on: those each vector selector matches on (its own
+ * metric must have them), and those each aggregation groups by (`by (…)`: one of the metrics
+ * aggregated must have them, or the groups silently merge).
+ */
+export function selectorLabels(expr: string): Array<{ metrics: string[]; labels: string[] }> {
+  const found: Array<{ metrics: string[]; labels: string[] }> = [];
+  const walk = (from: number, to: number, visit: (name: string, text: string, parentName: string | undefined) => void): void => {
+    parser.parse(expr).iterate({
+      from,
+      to,
+      enter(node) {
+        if (node.from < from || node.to > to) return;
+        visit(node.name, expr.slice(node.from, node.to), node.node.parent?.name);
+      },
+    });
+  };
+  parser.parse(expr).iterate({
+    enter(node) {
+      if (node.name === 'VectorSelector') {
+        const selector = { metrics: [] as string[], labels: [] as string[] };
+        walk(node.from, node.to, (name, text, parent) => {
+          if (name === 'Identifier' && parent === 'VectorSelector') selector.metrics.push(text);
+          if (name === 'LabelName') selector.labels.push(text);
+        });
+        found.push(selector);
+      }
+      if (node.name === 'AggregateExpr') {
+        const group = { metrics: [] as string[], labels: [] as string[] };
+        walk(node.from, node.to, (name, text, parent) => {
+          if (name === 'Identifier' && parent === 'VectorSelector') group.metrics.push(text);
+          if (name === 'LabelName' && parent === 'GroupingLabels') group.labels.push(text);
+        });
+        if (group.labels.length > 0) found.push(group);
+      }
+    },
+  });
+  return found;
+}
