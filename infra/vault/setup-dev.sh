@@ -7,6 +7,8 @@
 # Works with either CLI: set VAULT_CLI=bao for OpenBao (default: vault if present, else bao).
 # The policies name the key signet-default exactly; for other keys, write the output of
 # `signet vault-policy --role …` for your own config instead.
+# It prints a role_id and a new secret_id for each AppRole; with SETUP_PRINT_SECRET_IDS=no it
+# creates none (docker-compose.yml makes the gateway's own into a file, so none reaches a log).
 # POSIX sh, so the Vault image's shell runs it too (docker-compose.yml).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,7 +28,9 @@ done
 "$cli" write auth/approle/role/signet-rotator token_policies=signet-rotator token_ttl=15m token_max_ttl=1h secret_id_ttl=0
 credentials() {
   echo "  SIGNET_$2_ROLE_ID=$("$cli" read -field=role_id "auth/approle/role/$1/role-id")"
-  echo "  SIGNET_$2_SECRET_ID=$("$cli" write -f -field=secret_id "auth/approle/role/$1/secret-id")"
+  if [ "${SETUP_PRINT_SECRET_IDS:-yes}" != no ]; then
+    echo "  SIGNET_$2_SECRET_ID=$("$cli" write -f -field=secret_id "auth/approle/role/$1/secret-id")"
+  fi
 }
 echo "Transit key: $key (ecdsa-p256); revocation records in KV v2 at secret/"
 echo 'AppRole "signet" for the gateway (signet-signer + signet-rotator):'
