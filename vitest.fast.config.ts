@@ -17,6 +17,6 @@ const fast = readdirSync('test')
 // that starts OpenBao and moto.
 // Files share their worker's module cache (isolate: false), importing the app once per worker
 // instead of once per file, and both cores run files (vitest's default leaves one idle): about
-// 14 s instead of 32. `npm test` isolates every file. Tools are fine here (promtool, kubectl);
+// 16 s instead of 32. `npm test` isolates every file. Tools are fine here (promtool, kubectl);
 // servers and the Python tools the install script puts in CACHE_DIR are not.
 export default defineConfig({ test: { ...base.test, include: fast, globalSetup: [], isolate: false, maxWorkers: 2 } });
