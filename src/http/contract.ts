@@ -54,17 +54,18 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * A request body as text, for every route that reads one: only uncompressed UTF-8 is accepted
- * (415 for a Content-Encoding or another charset); undefined when the bytes are not UTF-8.
+ * (415 for a Content-Encoding or another charset; `invalid()` for bytes that are not UTF-8).
+ * Returns the error instead of throwing, for content-type parsers to hand to `done`.
  */
-export function utf8Body(headers: IncomingHttpHeaders, body: Buffer, what: string): string | undefined {
+export function utf8Body(headers: IncomingHttpHeaders, body: Buffer, what: string, invalid: () => Error): string | Error {
   const encoding = headers['content-encoding'];
-  if (encoding !== undefined) throw new UnsupportedMediaTypeError(`Content-Encoding ${JSON.stringify(encoding)} is not accepted; send the ${what} uncompressed`);
+  if (encoding !== undefined) return new UnsupportedMediaTypeError(`Content-Encoding ${JSON.stringify(encoding)} is not accepted; send the ${what} uncompressed`);
   const charset = charsetOf(headers['content-type']);
-  if (charset !== undefined && charset !== 'utf-8') throw new UnsupportedMediaTypeError(`charset ${JSON.stringify(charset)} is not accepted; send the ${what} as UTF-8`);
+  if (charset !== undefined && charset !== 'utf-8') return new UnsupportedMediaTypeError(`charset ${JSON.stringify(charset)} is not accepted; send the ${what} as UTF-8`);
   try {
     return utf8.decode(body);
   } catch {
-    return undefined;
+    return invalid();
   }
 }
 
@@ -120,13 +121,8 @@ export function installHttpContract(app: FastifyInstance, counters: ErrorCounter
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
-    let text: string | undefined;
-    try {
-      text = utf8Body(request.headers, body as Buffer, 'JSON body');
-    } catch (error) {
-      return done(error as Error, undefined);
-    }
-    if (text === undefined) return done(new MalformedJsonError('request body is not valid UTF-8'), undefined);
+    const text = utf8Body(request.headers, body as Buffer, 'JSON body', () => new MalformedJsonError('request body is not valid UTF-8'));
+    if (text instanceof Error) return done(text, undefined);
     const inexact = firstInexactNumber(text);
     if (inexact !== undefined) {
       const value = Number(inexact);

@@ -151,13 +151,8 @@ export const oauthRoutes: FastifyPluginAsync = async (app) => {
   // Only this plugin reads forms, and only this route: every other route stays JSON-only.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, (request, body, done) => {
-    let text: string | undefined;
-    try {
-      text = utf8Body(request.headers, body as Buffer, 'form body');
-    } catch (error) {
-      return done(error as Error, undefined);
-    }
-    if (text === undefined) return done(new OAuthError('invalid_request', 'the form body is not valid UTF-8'), undefined);
+    const text = utf8Body(request.headers, body as Buffer, 'form body', () => new OAuthError('invalid_request', 'the form body is not valid UTF-8'));
+    if (text instanceof Error) return done(text, undefined);
     try {
       done(null, parseForm(text));
     } catch (error) {
