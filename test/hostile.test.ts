@@ -5,7 +5,6 @@
 // process is healthy afterwards.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { gzipSync } from 'node:zlib';
@@ -17,6 +16,7 @@ import { buildApp } from '../src/app.js';
 import { sha256Hex } from '../src/config/load.js';
 import { DEFAULT_CLAIM_LIMITS } from '../src/tokens/claims.js';
 import { configFrom, tempDir, TEST_ADMIN_KEY, TEST_API_KEY } from './helpers/gateway.js';
+import { rawExchange } from './helpers/raw-http.js';
 
 const NARROW_KEY = 'sgt_hostile-narrow-key-0123456789abcdefghijk';
 const BODY_LIMIT = 16384;
@@ -543,23 +543,6 @@ describe('hostile input', () => {
 });
 
 // ── raw HTTP over a socket: what never becomes a Fastify request ─────────────
-function rawExchange(port: number, request: string | Buffer): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    let received = '';
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no answer within 5 s; got ${JSON.stringify(received.slice(0, 200))}`));
-    }, 5000);
-    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(received);
-    });
-    socket.on('error', () => undefined); // the server may reset after answering
-    socket.write(request); // every request here ends in Connection: close or is refused, so the server closes
-  });
-}
 
 function parseRaw(text: string): { status: number; headers: Record<string, string>; body: string } {
   const [head = '', ...rest] = text.split('\r\n\r\n');
@@ -615,7 +598,7 @@ describe('hostile HTTP framing (raw socket)', () => {
   afterAll(async () => app?.close());
 
   it.each(framing)('%s → %s %s', async (_name, request, status, code) => {
-    const response = parseRaw(await rawExchange(port, request));
+    const response = parseRaw((await rawExchange(port, request)).text);
     expect(response.status).toBe(status);
     expect(response.headers['content-type']).toMatch(/^application\/json/);
     expect(JSON.parse(response.body)).toEqual({ error: { code, message: expect.any(String) } });
@@ -624,21 +607,21 @@ describe('hostile HTTP framing (raw socket)', () => {
 
   it('answers a CORS preflight only on the public discovery routes', async () => {
     for (const path of ['/.well-known/jwks.json', '/rings/main/.well-known/jwks.json', '/.well-known/openid-configuration', '/rings/main/.well-known/openid-configuration']) {
-      const response = parseRaw(await rawExchange(port, `OPTIONS ${path} HTTP/1.1\r\n${H}Origin: https://app.example\r\nAccess-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: authorization\r\nConnection: close\r\n\r\n`));
+      const response = parseRaw((await rawExchange(port, `OPTIONS ${path} HTTP/1.1\r\n${H}Origin: https://app.example\r\nAccess-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: authorization\r\nConnection: close\r\n\r\n`)).text);
       expect(response.status).toBe(204);
       expect(response.headers['access-control-allow-origin']).toBe('*');
       expect(response.headers['access-control-allow-methods']).toBe('GET, HEAD');
       expect(response.headers['access-control-allow-headers']).toBe('If-None-Match'); // never echoes "authorization"
     }
-    const get = parseRaw(await rawExchange(port, `GET /.well-known/jwks.json HTTP/1.1\r\n${H}Origin: https://app.example\r\nConnection: close\r\n\r\n`));
+    const get = parseRaw((await rawExchange(port, `GET /.well-known/jwks.json HTTP/1.1\r\n${H}Origin: https://app.example\r\nConnection: close\r\n\r\n`)).text);
     expect(get.headers['access-control-allow-origin']).toBe('*');
-    const tokens = parseRaw(await rawExchange(port, `POST /v1/tokens HTTP/1.1\r\n${H}${auth}Origin: https://app.example\r\nContent-Type: application/json\r\nContent-Length: 16\r\nConnection: close\r\n\r\n{"audience":"a"}`));
+    const tokens = parseRaw((await rawExchange(port, `POST /v1/tokens HTTP/1.1\r\n${H}${auth}Origin: https://app.example\r\nContent-Type: application/json\r\nContent-Length: 16\r\nConnection: close\r\n\r\n{"audience":"a"}`)).text);
     expect(tokens.status).toBe(200);
     expect(tokens.headers['access-control-allow-origin']).toBeUndefined();
   });
 
   it('HTTP/1.0 without Host is fine (Host is an HTTP/1.1 rule)', async () => {
-    const response = parseRaw(await rawExchange(port, 'GET /healthz HTTP/1.0\r\n\r\n'));
+    const response = parseRaw((await rawExchange(port, 'GET /healthz HTTP/1.0\r\n\r\n')).text);
     expect(response.status).toBe(200);
   });
 
@@ -649,7 +632,7 @@ describe('hostile HTTP framing (raw socket)', () => {
     closing.addHook('preClose', async () => {
       // Still listening: a request that arrives now is one a load balancer sent too late.
       const { port: closingPort } = closing.server.address() as { port: number };
-      answered = parseRaw(await rawExchange(closingPort, `GET /healthz HTTP/1.1\r\n${H}Connection: close\r\n\r\n`));
+      answered = parseRaw((await rawExchange(closingPort, `GET /healthz HTTP/1.1\r\n${H}Connection: close\r\n\r\n`)).text);
     });
     await closing.listen({ host: '127.0.0.1', port: 0 });
     await closing.close();
@@ -659,7 +642,7 @@ describe('hostile HTTP framing (raw socket)', () => {
   });
 
   it('is healthy afterwards', async () => {
-    const response = parseRaw(await rawExchange(port, `GET /readyz HTTP/1.1\r\n${H}Connection: close\r\n\r\n`));
+    const response = parseRaw((await rawExchange(port, `GET /readyz HTTP/1.1\r\n${H}Connection: close\r\n\r\n`)).text);
     expect(response.status).toBe(200);
   });
 });

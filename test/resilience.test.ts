@@ -13,6 +13,7 @@ import { Deadline } from '../src/resilience/deadline.js';
 import { SignGate } from '../src/resilience/sign-gate.js';
 import { configFrom, openClient, requestToken, startGateway, tempDir, type RunningGateway } from './helpers/gateway.js';
 import { metricValue, sleep } from './helpers/load.js';
+import { rawExchange } from './helpers/raw-http.js';
 
 const never = <T>(): Promise<T> => new Promise<T>(() => undefined);
 const failure = (promise: Promise<unknown>): Promise<unknown> => promise.then(() => 'resolved', (error: unknown) => error);
@@ -262,28 +263,9 @@ describe('connection guards', () => {
     return { port: Number(new URL(gateway.url).port) };
   };
 
-  /** Writes `data` on a new connection and resolves with what came back once the server closed it. */
-  const exchange = (port: number, data: string): Promise<{ answer: string; ms: number }> =>
-    new Promise((resolve, reject) => {
-      const started = performance.now();
-      const socket = connect(port, '127.0.0.1');
-      let answer = '';
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`still open after 10 s; got ${JSON.stringify(answer.slice(0, 120))}`));
-      }, 10_000);
-      socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
-      socket.on('error', () => undefined);
-      socket.on('close', () => {
-        clearTimeout(timer);
-        resolve({ answer, ms: performance.now() - started });
-      });
-      socket.write(data);
-    });
-
   it('headers that never finish (slowloris): 408 in the documented body within request_timeout_seconds + 1 s, and the descriptor is freed', async () => {
     const { port } = await start({ request_timeout_seconds: 1 });
-    const { answer, ms } = await exchange(port, 'GET /healthz HTTP/1.1\r\nHost: signet.test\r\nX-Slow: a');
+    const { text: answer, ms } = await rawExchange(port, 'GET /healthz HTTP/1.1\r\nHost: signet.test\r\nX-Slow: a', 10_000);
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
     expect(answer).toContain('{"error":{"code":"ERR_REQUEST_TIMEOUT"');
     expect(ms).toBeLessThan(2000 + 500);
@@ -302,8 +284,8 @@ describe('connection guards', () => {
       ),
     );
     try {
-      const fresh = await exchange(port, 'GET /.well-known/jwks.json HTTP/1.1\r\nHost: signet.test\r\nConnection: close\r\n\r\n');
-      expect(fresh.answer).toMatch(/^HTTP\/1\.1 200 /);
+      const fresh = await rawExchange(port, 'GET /.well-known/jwks.json HTTP/1.1\r\nHost: signet.test\r\nConnection: close\r\n\r\n');
+      expect(fresh.text).toMatch(/^HTTP\/1\.1 200 /);
       // Past 75 % of the cap (12 of 16) every new connection made the server close the idle ones.
       await sleep(100);
       expect(idle.filter((socket) => socket.readyState !== 'open' || socket.destroyed).length).toBeGreaterThanOrEqual(4);
