@@ -3,9 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
-import { ConfigError } from '../src/errors.js';
 import { signet } from './helpers/cli.js';
-import { configFrom, openClient, tempDir } from './helpers/gateway.js';
+import { configFailure, configFrom, openClient, tempDir } from './helpers/gateway.js';
 
 const base = () => ({
   backends: { dev: { type: 'local', data_dir: '/tmp/x' } },
@@ -13,15 +12,6 @@ const base = () => ({
   clients: [openClient()],
 });
 
-function failure(raw: Record<string, unknown>, env: Record<string, string> = {}): ConfigError {
-  try {
-    configFrom(raw, env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('configuration', () => {
   it('has safe defaults that satisfy the rotation invariants', () => {
@@ -51,7 +41,7 @@ describe('configuration', () => {
     ['a duplicate ring', { ...base(), rings: [{ name: 'main', backend: 'dev', alg: 'ES256' }, { name: 'main', backend: 'dev', alg: 'ES384' }] }, 'rings[1].name', /defined twice/],
     ['no rings', { ...base(), rings: [] }, 'rings', /at least one ring/],
   ])('rejects %s, naming the field', (_name, raw, field, message) => {
-    const error = failure(raw as Record<string, unknown>);
+    const error = configFailure(raw as Record<string, unknown>);
     expect(error.field).toBe(field);
     expect(error.message).toMatch(message);
   });
@@ -60,13 +50,13 @@ describe('configuration', () => {
     const raw = { ...base(), backends: { v: { type: 'vault-transit', address: 'http://127.0.0.1:8200', token: '${VAULT_TOKEN}' } }, rings: [{ name: 'main', backend: 'v', alg: 'ES256' }] };
     const backend = configFrom(raw, { VAULT_TOKEN: 's.secret' }).backends.get('v');
     expect(backend).toMatchObject({ token: 's.secret' });
-    const error = failure(raw);
+    const error = configFailure(raw);
     expect(error.field).toBe('backends.v.token');
     expect(error.message).toMatch(/\$\{VAULT_TOKEN\}/);
   });
 
   it('refuses the local backend under NODE_ENV=production unless allowed', () => {
-    expect(failure(base(), { NODE_ENV: 'production' }).field).toBe('backends.dev.allow_in_production');
+    expect(configFailure(base(), { NODE_ENV: 'production' }).field).toBe('backends.dev.allow_in_production');
     expect(() => configFrom({ ...base(), backends: { dev: { type: 'local', data_dir: '/tmp/x', allow_in_production: true } } }, { NODE_ENV: 'production' })).not.toThrow();
   });
 

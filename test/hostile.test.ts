@@ -286,27 +286,11 @@ const reservedForWide: Case[] = ['urn:signet:webhook:https://hooks.example.com/s
 
 // ── ring and version traversal ───────────────────────────────────────────────
 const badRings = ['..%2f..%2fv1', '%2F', 'MAIN', 'main%20', 'main%00', '%ZZ', 'a'.repeat(65), 'a'.repeat(101), '-main', '%C0%AE%C0%AE', 'main;x', '*', '%2a'];
-const ringCases: Case[] = badRings.flatMap((ring) =>
-  ['/rings/RING/.well-known/jwks.json', '/rings/RING/.well-known/openid-configuration', '/v1/admin/rings/RING'].map((path) => ({
-    name: `ring "${ring}" in ${path}`,
-    method: 'GET',
-    url: path.replace('RING', ring),
-    headers: admin,
-    status: 0,
-    statuses: [400, 404],
-  })),
-);
+const RING_PATHS = ['/rings/RING/.well-known/jwks.json', '/rings/RING/.well-known/openid-configuration', '/v1/admin/rings/RING'];
+const ringCase = (ring: string, path: string, statuses: number[]): Case => ({ name: `ring "${ring}" in ${path}`, method: 'GET', url: path.replace('RING', ring), headers: admin, status: 0, statuses });
+const ringCases: Case[] = badRings.flatMap((ring) => RING_PATHS.map((path) => ringCase(ring, path, [400, 404])));
 // `..` is resolved by URL normalisation: /rings/../.well-known/jwks.json is the root document.
-const dotRingCases: Case[] = ['..', '%2e%2e', '.%2e'].flatMap((ring) =>
-  ['/rings/RING/.well-known/jwks.json', '/rings/RING/.well-known/openid-configuration', '/v1/admin/rings/RING'].map((path) => ({
-    name: `ring "${ring}" in ${path}`,
-    method: 'GET',
-    url: path.replace('RING', ring),
-    headers: admin,
-    status: 0,
-    statuses: path.startsWith('/rings') ? [200, 400, 404] : [400, 404],
-  })),
-);
+const dotRingCases: Case[] = ['..', '%2e%2e', '.%2e'].flatMap((ring) => RING_PATHS.map((path) => ringCase(ring, path, path.startsWith('/rings') ? [200, 400, 404] : [400, 404])));
 const badVersions = ['0', '-1', '01', '1.0', '1e3', '99999999999', '%2e%2e', '1%2f..%2f2', '%201', '0x1', 'one', '１'];
 const versionCases: Case[] = badVersions.map((version) => ({ name: `version "${version}"`, method: 'POST', url: `/v1/admin/rings/main/versions/${version}/revoke`, headers: admin, status: 0, statuses: [400, 404] }));
 

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/errors.js';
 import { tracing } from '../src/observability/tracing.js';
-import { configFrom, openClient, requestToken, startGateway, tempDir } from './helpers/gateway.js';
+import { configFailure, configFrom, openClient, requestToken, startGateway, tempDir } from './helpers/gateway.js';
 import { OtlpReceiver } from './helpers/otlp-receiver.js';
 
 const base = () => ({
@@ -13,15 +13,7 @@ const base = () => ({
   clients: [openClient()],
 });
 
-function failure(env: Record<string, string>, raw: Record<string, unknown> = base()): ConfigError {
-  try {
-    configFrom(raw, env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
+const failure = (env: Record<string, string>, raw: Record<string, unknown> = base()): ConfigError => configFailure(raw, env);
 
 describe('tracing switch (standard OTEL_* variables)', () => {
   it.each([

@@ -8,6 +8,7 @@ import { buildApp, type BuildOptions } from '../../src/app.js';
 import { LineSink } from '../../src/observability/line-sink.js';
 import { loadConfig, sha256Hex } from '../../src/config/load.js';
 import type { SignetConfig } from '../../src/config-schema.js';
+import { ConfigError } from '../../src/errors.js';
 
 export const TEST_API_KEY = 'sgt_test-client-key-0123456789abcdefghijklmnop';
 export const TEST_ADMIN_KEY = 'sgt_test-admin-key-0123456789abcdefghijklmnop';
@@ -22,6 +23,17 @@ export function configFrom(raw: Record<string, unknown>, env: Record<string, str
   // Each test gets its own state directory so revocations never leak between tests.
   writeFileSync(file, JSON.stringify({ state_dir: join(tempDir(), 'state'), ...raw }));
   return loadConfig({ SIGNET_CONFIG: file, ...env });
+}
+
+/** The ConfigError a config is refused with (fails the test when it loads, or fails otherwise). */
+export function configFailure(raw: Record<string, unknown>, env: Record<string, string> = {}): ConfigError {
+  try {
+    configFrom(raw, env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError, but the config loaded');
 }
 
 /** A client allowed everything on the named rings (policy tests build narrower ones). */
