@@ -15,6 +15,7 @@ import {
   GatewayError,
   UnsupportedKeyError,
 } from '../errors.js';
+import type { VaultBackendConfig } from '../config-schema.js';
 import { BackendGuard, DEFAULT_GUARD, type GuardOptions } from '../resilience/backend-guard.js';
 import { ATTR, errorCode, failSpan, runInSpan, SPAN, signAttributes, startSpan, tracing } from '../observability/tracing.js';
 import { signatureMismatch, type BackendHealth, type KeyRef, type KeyVersion, type RevocationRecord, type SignatureCheck, type SignCall, type SigningBackend } from './backend.js';
@@ -24,24 +25,16 @@ import { VaultHttpClient, type VaultClient } from './vault-client.js';
 
 export type { VaultClient } from './vault-client.js';
 
-export interface VaultTransitOptions {
-  address: string;
-  mount: string;
-  namespace?: string;
-  token?: string;
-  approle?: { roleId: string; secretId: string; mount: string };
-  timeoutMs: number;
-  caFile?: string;
-  /** Largest batch_input; 1 turns batching off. */
-  batchMaxSize?: number;
-  /** Batches in flight at once per key version. */
-  batchMaxInFlight?: number;
-  /** KV v2 mount of the write-once revocation records beside the key (none when undefined); the key audit checks who may rewrite them. */
-  revocationKvMount?: string;
-  /** Circuit breaker settings; `name` labels the backend's metrics. */
-  circuit?: GuardOptions;
-  name?: string;
-}
+/**
+ * The backend's options: the connection fields of the config's `vault-transit` entry (one
+ * definition, in config-schema.ts), with the tuning ones optional for tools and tests.
+ */
+export type VaultTransitOptions = Pick<VaultBackendConfig, 'address' | 'mount' | 'namespace' | 'token' | 'approle' | 'timeoutMs' | 'caFile'> &
+  Partial<Pick<VaultBackendConfig, 'batchMaxSize' | 'batchMaxInFlight' | 'revocationKvMount'>> & {
+    /** Circuit breaker settings; `name` labels the backend's metrics. */
+    circuit?: GuardOptions;
+    name?: string;
+  };
 
 interface SignItem {
   ref: KeyRef;
